@@ -1,0 +1,1 @@
+"""Warp (NVIDIA) implementation of the MLS-MPM kernels, CPU and CUDA."""

@@ -1,0 +1,1 @@
+"""neurok: planned in a later issue (see issues); nothing is exported yet."""

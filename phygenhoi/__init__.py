@@ -1,0 +1,1 @@
+"""phygenhoi: planned in a later issue (see issues); nothing is exported yet."""

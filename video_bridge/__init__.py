@@ -1,0 +1,1 @@
+"""video_bridge: planned in a later issue (see issues); nothing is exported yet."""
