@@ -406,6 +406,7 @@ class Simulator:
                 f"{exc}. Use device='cpu', or check the GPU driver."
             ) from exc
         particles, groups, tracer_x = self._initial_state()
+        self._groups = groups
         self._kernels.load_particles(particles, groups)
         self._kernels.load_tracers(tracer_x)
         self._state = particles
@@ -455,8 +456,7 @@ class Simulator:
         num_frames = round(duration * fps)
         if num_frames < 1:
             raise ConfigError(f"duration={duration} s at fps={fps} gives no frame; lengthen it.")
-        if self._kernels is None:
-            self._start()
+        self.initialize()
         kernels = self._kernels
         assert kernels is not None
         frame_dt = 1.0 / fps
@@ -527,6 +527,60 @@ class Simulator:
         if self._kernels is None:
             raise ConfigError("particle_state() is available after the first run().")
         return self._kernels.read_particles()
+
+    def set_particle_state(
+        self,
+        *,
+        x: np.ndarray | None = None,
+        v: np.ndarray | None = None,
+        C: np.ndarray | None = None,
+        F: np.ndarray | None = None,
+    ) -> None:
+        """Overwrite parts of the particle state, e.g. an initial velocity field or pre-stress.
+
+        Arrays cover all particles (see ``particle_state``); position [m] (N, 3), velocity
+        [m/s] (N, 3), affine matrix C [1/s] (N, 3, 3), deformation gradient F (N, 3, 3).
+        Call after ``initialize()`` (or a first ``run``).
+        """
+        if self._kernels is None:
+            raise ConfigError("call sim.initialize() (or run) before set_particle_state().")
+        state = self._kernels.read_particles()
+        n = len(state.x)
+        values = {}
+        for name, array, shape in (
+            ("x", x, (n, 3)),
+            ("v", v, (n, 3)),
+            ("C", C, (n, 3, 3)),
+            ("F", F, (n, 3, 3)),
+        ):
+            if array is None:
+                values[name] = getattr(state, name)
+                continue
+            array = np.array(array, dtype=np.float32)  # copy: never alias the caller
+            if array.shape != shape or not np.isfinite(array).all():
+                raise ConfigError(
+                    f"set_particle_state: {name} must be a finite array of shape {shape}, "
+                    f"got {np.shape(array)}."
+                )
+            values[name] = array
+        if F is not None and np.any(np.linalg.det(values["F"]) <= 0):
+            raise ConfigError("set_particle_state: every F must have a positive determinant.")
+        self._state = ParticleData(
+            x=values["x"],
+            v=values["v"],
+            C=values["C"],
+            F=values["F"],
+            Jp=state.Jp,
+            volume=state.volume,
+            mass=state.mass,
+        )
+        self._kernels.load_particles(self._state, self._groups)
+
+    def initialize(self) -> None:
+        """Upload the scene to the compute backend (the first run does it too), so that the
+        particle state can be read or edited before stepping."""
+        if self._kernels is None:
+            self._start()
 
     def _current_positions(self) -> np.ndarray:
         assert self._kernels is not None

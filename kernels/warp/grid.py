@@ -87,7 +87,9 @@ def update_grid(
     for c_index in range(num_colliders):
         c = colliders[c_index]
         x_local = wp.quat_rotate_inv(c.rotation, x - c.position)
-        if collider_distance(c, x_local) <= 0.0:
+        # nodes on the surface count as inside; the tolerance absorbs the fp32 rounding of the
+        # frame transform, which would otherwise leave on-plane nodes free on one side only
+        if collider_distance(c, x_local) <= 1.0e-3 * dx:
             n = wp.quat_rotate(c.rotation, collider_normal(c, x_local))
             v_col = c.linear_velocity + wp.cross(c.angular_velocity, x - c.position)
             v = v_col + project_contact(v - v_col, n, c.mode, c.friction)
