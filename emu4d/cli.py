@@ -11,7 +11,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from mpm.errors import MPMError
+from mpm.errors import ConfigError, MPMError
 
 
 def _cmd_sim(args: argparse.Namespace) -> int:
@@ -39,17 +39,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit status (2 for bad input, 1 for a failed simulation)."""
+    """Entry point; returns the exit status (2 for bad input, 1 for a failed run or write)."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s"
     )
     try:
         return int(args.handler(args))
-    except (FileNotFoundError, ValueError) as exc:
+    except (ConfigError, FileNotFoundError) as exc:  # bad input: fix the scene or the path
         print(f"emu4d: error: {exc}", file=sys.stderr)
         return 2
-    except MPMError as exc:
+    except (MPMError, OSError) as exc:  # the run or the writing failed
         print(f"emu4d: error: {exc}", file=sys.stderr)
         return 1
 

@@ -82,7 +82,12 @@ def simulate_scene(
             target = tmp / ("trajectory.glb" if fmt == "glb" else "trajectory.usdc")
             if fmt in ("ply", "obj", "gaussians"):
                 target = tmp / fmt
-            traj.export(fmt, target, progress=progress)
+            tracks = None
+            if fmt == "obj":  # OBJ holds meshes only: export the surface tracks
+                tracks = [n for n, t in traj.tracks.items() if t.kind == "mesh"] or None
+            if fmt == "obj" and tracks is None:
+                continue
+            traj.export(fmt, target, tracks=tracks, progress=progress)
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     files = sorted(p for p in out_dir.rglob("*") if p.is_file())
     logger.info("wrote %d files to %s", len(files), out_dir)

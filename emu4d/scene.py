@@ -125,16 +125,38 @@ class Scene:
         return sim, self.run
 
 
-def _build_dataclass_call(fn: Any, values: Mapping[str, Any], where: str) -> Any:
-    """Call ``fn(**values)`` after rejecting keys that are not its parameters."""
-    names = [p for p in inspect.signature(fn).parameters if p != "self"]
+def _check_keys(fn: Any, values: Mapping[str, Any], where: str) -> None:
+    """Reject keys that are not parameters of ``fn`` (a class or function), naming the closest."""
+    names = [p for p in inspect.signature(fn).parameters if p not in ("self", "_frames")]
     for key in values:
         if key not in names:
             raise ConfigError(
                 f"unknown key {key!r} in {where}.{closest_key_hint(key, names)} "
                 f"Valid keys: {names}."
             )
+
+
+def _build_dataclass_call(fn: Any, values: Mapping[str, Any], where: str) -> Any:
+    """Call ``fn(**values)`` after rejecting keys that are not its parameters."""
+    _check_keys(fn, values, where)
     return fn(**values)
+
+
+def _validate_references(scene: Scene) -> None:
+    """Check every nested key and type when the file is read, not only when it is built."""
+    _check_keys(mpm.Simulator, scene.simulator, "[simulator]")
+    for obj in scene.objects:
+        cls, values = _typed(obj.shape, SHAPES, f"shape of object {obj.name!r}")
+        _check_keys(cls, values, f"shape of object {obj.name!r}")
+        mpm.materials.from_dict(obj.material)
+    for i, spec in enumerate(scene.colliders):
+        values = dict(spec)
+        if values.get("type") == "ground":
+            values.pop("type")
+            _check_keys(col.Ground, values, f"colliders[{i}] (ground)")
+        else:
+            cls, values = _typed(values, {**COLLIDERS, "ground": col.HalfSpace}, f"colliders[{i}]")
+            _check_keys(cls, values, f"colliders[{i}]")
 
 
 def _typed(spec: Mapping[str, Any], table: dict[str, type], where: str) -> tuple[type, dict]:
@@ -162,7 +184,7 @@ def _build_collider(spec: Mapping[str, Any], index: int) -> col.Collider:
     if values.get("type") == "ground":
         values.pop("type")
         return _build_dataclass_call(col.Ground, values, f"colliders[{index}] (ground)")
-    cls, values = _typed(values, {**COLLIDERS, "ground": col.HalfSpace}, f"colliders[{index}]")
+    cls, values = _typed(values, COLLIDERS, f"colliders[{index}]")
     return build_dataclass(cls, values, where=f"colliders[{index}]")
 
 
@@ -189,7 +211,7 @@ def parse_scene(data: Mapping[str, Any], base_dir: str | Path = ".") -> Scene:
         build_dataclass(ObjectConfig, o, where=f"objects[{i}]")
         for i, o in enumerate(data["objects"])
     )
-    return Scene(
+    scene = Scene(
         simulator=dict(data.get("simulator", {})),
         run=build_dataclass(RunConfig, data.get("run", {}), where="[run]"),
         objects=objects,
@@ -209,6 +231,8 @@ def parse_scene(data: Mapping[str, Any], base_dir: str | Path = ".") -> Scene:
         ),
         base_dir=str(base_dir),
     )
+    _validate_references(scene)
+    return scene
 
 
 def load_scene(path: str | Path) -> Scene:

@@ -116,7 +116,7 @@ class Collider:
             )
         frames = self.keyframes
         quats = [matrix_to_quat(euler_to_matrix(k.rotation)) for k in frames]
-        if t <= frames[0].time or len(frames) == 1:
+        if t < frames[0].time or len(frames) == 1:
             return _Pose(np.asarray(frames[0].position), quats[0], np.zeros(3), np.zeros(3))
         if t >= frames[-1].time:
             return _Pose(np.asarray(frames[-1].position), quats[-1], np.zeros(3), np.zeros(3))

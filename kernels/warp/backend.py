@@ -28,7 +28,8 @@ wp.config.log_level = max(wp.config.log_level, wp.LOG_WARNING)
 class _MeshCollider:
     """A warp BVH mesh whose points and velocities are refreshed every substep."""
 
-    def __init__(self, spec: MeshColliderSpec, device: str) -> None:
+    def __init__(self, spec: MeshColliderSpec, device: str, dx: float) -> None:
+        self.dx = dx
         self.num_vertices = len(spec.vertices)
         self.points = wp.array(spec.vertices, dtype=wp.vec3, device=device)
         self.velocities = wp.array(spec.velocities, dtype=wp.vec3, device=device)
@@ -38,14 +39,16 @@ class _MeshCollider:
         self.update(spec)
 
     def update(self, spec: MeshColliderSpec) -> None:
-        self.points.assign(spec.vertices)
-        self.velocities.assign(spec.velocities)
-        self.mesh.refit()
         self.mode = BOUNDARY_MODES.index(spec.mode)
         self.friction = float(spec.friction)
         self.thickness = float(spec.thickness)
-        lower = spec.vertices.min(axis=0)
-        upper = spec.vertices.max(axis=0)
+        self.points.assign(spec.vertices)
+        self.velocities.assign(spec.velocities)
+        self.mesh.refit()
+        # nodes up to the query distance outside the surface may be in contact
+        margin = self.thickness + 2.0 * self.dx
+        lower = spec.vertices.min(axis=0) - margin
+        upper = spec.vertices.max(axis=0) + margin
         self.lower = wp.vec3(*lower.tolist())
         self.upper = wp.vec3(*upper.tolist())
 
@@ -110,7 +113,7 @@ class WarpKernels(MPMKernels):
             m.num_vertices != len(s.vertices) or m.faces_key != s.faces.shape
             for m, s in zip(self.meshes, meshes, strict=False)
         ):
-            self.meshes = [_MeshCollider(spec, self.device.alias) for spec in meshes]
+            self.meshes = [_MeshCollider(spec, self.device.alias, self.dx) for spec in meshes]
             return
         for mesh, spec in zip(self.meshes, meshes, strict=True):
             mesh.update(spec)
