@@ -148,7 +148,8 @@ def advect_tracers(
     escaped: wp.array(dtype=int),
     index_offset: int,
 ):
-    """Move passive points (surface mesh vertices) with the B-spline interpolated grid velocity."""
+    """Move passive points (surface mesh vertices) with the grid velocity, interpolated with
+    the B-spline weights of the nodes that carry mass."""
     t = wp.tid()
     xg = (tracer_x[t] - origin) * inv_dx
     base = stencil_base(xg)
@@ -158,11 +159,18 @@ def advect_tracers(
     fx = xg - wp.vec3(float(base[0]), float(base[1]), float(base[2]))
     w = stencil_weights(fx)
     v = wp.vec3()
+    covered = float(0.0)  # noqa: UP018 - warp needs a typed local when mutated in loops
     for i in range(3):
         for j in range(3):
             for k in range(3):
-                weight = w[i, 0] * w[j, 1] * w[k, 2]
                 node = grid[base[0] + i, base[1] + j, base[2] + k]
-                v += weight * wp.vec3(node[0], node[1], node[2])
+                if node[3] > 0.0:
+                    weight = w[i, 0] * w[j, 1] * w[k, 2]
+                    v += weight * wp.vec3(node[0], node[1], node[2])
+                    covered += weight
+    # surface points sit at the material's edge where some stencil nodes are empty: average
+    # over the nodes that carry material instead of counting empty ones as at rest
+    if covered > 0.0:
+        v = v / covered
     tracer_x[t] = tracer_x[t] + dt * v
 
