@@ -161,9 +161,18 @@ class MPMKernels(ABC):
 
     @abstractmethod
     def substep(
-        self, dt: float, gravity: tuple[float, float, float], colliders: list[ColliderSpec]
+        self,
+        dt: float,
+        gravity: tuple[float, float, float],
+        colliders: list[ColliderSpec],
+        active_nodes: tuple[tuple[int, int, int], tuple[int, int, int]] | None = None,
     ) -> None:
-        """Advance particles and tracers by one explicit step of length dt [s]."""
+        """Advance particles and tracers by one explicit step of length dt [s].
+
+        ``active_nodes`` = (lo, hi) node index box [lo, hi) expected to hold all material; grid
+        work is limited to it. It is a hint: a backend must stay correct (fall back to the
+        whole grid) when a particle's stencil reaches outside it.
+        """
 
     @abstractmethod
     def read_particles(self) -> ParticleData:

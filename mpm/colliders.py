@@ -103,6 +103,11 @@ class Collider:
         """Shape parameters passed to the kernels (see kernels.interface.ColliderSpec)."""
         return (0.0, 0.0, 0.0)
 
+    @property
+    def is_static(self) -> bool:
+        """True when the collider never moves (its kernel description is constant)."""
+        return not self.keyframes and not any(self.velocity) and not any(self.angular_velocity)
+
     def pose_at(self, t: float) -> _Pose:
         """Position, orientation and velocities at time t [s]."""
         if not self.keyframes:

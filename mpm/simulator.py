@@ -460,7 +460,8 @@ class Simulator:
         kernels = self._kernels
         assert kernels is not None
         frame_dt = 1.0 / fps
-        walls = self._wall_colliders()
+        analytic = self._wall_colliders() + self.colliders
+        static_specs = {i: c.state_at(0.0) for i, c in enumerate(analytic) if c.is_static}
         recorder = _Recorder(self, record_velocities)
         recorder.record(self._time, self._state, self._tracers, substeps=0, dt=0.0)
         pending_impulses = sorted(
@@ -474,6 +475,7 @@ class Simulator:
             dt_target = dt_bound if self.fixed_dt is None else min(self.fixed_dt, dt_bound)
             substeps = max(1, math.ceil(frame_dt / dt_target - 1e-9))
             dt = frame_dt / substeps
+            active = self._active_nodes(speed, frame_dt)
             for s in range(substeps):
                 t = self._time + s * dt
                 while pending_impulses and pending_impulses[0].time <= t + 0.5 * dt:
@@ -484,10 +486,13 @@ class Simulator:
                 if now_active != active_forces:
                     self._apply_forces(now_active)
                     active_forces = now_active
-                specs = [w.state_at(t) for w in walls] + [c.state_at(t) for c in self.colliders]
+                specs = [
+                    static_specs[i] if i in static_specs else c.state_at(t)
+                    for i, c in enumerate(analytic)
+                ]
                 if self.mesh_colliders:
                     kernels.set_mesh_colliders([m.state_at(t) for m in self.mesh_colliders])
-                kernels.substep(dt, tuple(self.gravity.tolist()), specs)
+                kernels.substep(dt, tuple(self.gravity.tolist()), specs, active)
             self._time += frame_dt
             self._state = kernels.read_particles()
             self._tracers = kernels.read_tracers()
@@ -495,6 +500,20 @@ class Simulator:
             recorder.record(self._time, self._state, self._tracers, substeps=substeps, dt=dt)
             bar.set_postfix(dt=f"{dt:.1e}", substeps=substeps)
         return recorder.finish()
+
+    def _active_nodes(
+        self, speed: float, frame_dt: float
+    ) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+        """Grid node box that can hold material during the next frame: the bounding box of
+        particles and surface points, grown by the distance they can travel plus the stencil."""
+        points = self._state.x
+        if len(self._tracers):
+            points = np.concatenate([points, self._tracers])
+        reach = (speed + float(np.linalg.norm(self.gravity)) * frame_dt) * frame_dt * 1.5
+        cells = math.ceil(reach / self.dx) + 3
+        lo = np.floor((points.min(axis=0) - self.domain_min) / self.dx).astype(int) - cells
+        hi = np.ceil((points.max(axis=0) - self.domain_min) / self.dx).astype(int) + cells + 1
+        return tuple(lo.tolist()), tuple(hi.tolist())  # type: ignore[return-value]
 
     def _apply_impulse(self, impulse: Impulse) -> None:
         obj = self.objects[impulse.object_name]

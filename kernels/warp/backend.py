@@ -67,11 +67,13 @@ class WarpKernels(MPMKernels):
         self.shape = wp.vec3i(*[int(n) for n in grid.shape])
         self.grid = wp.zeros(tuple(grid.shape), dtype=wp.vec4, device=self.device)
         self.escaped = wp.array([NO_ESCAPE], dtype=int, device=self.device)
+        self.outside_box = wp.zeros(1, dtype=int, device=self.device)
         self.num_particles = 0
         self.tracers = wp.zeros(0, dtype=wp.vec3, device=self.device)
         self.accel: wp.array | None = None
         self.meshes: list[_MeshCollider] = []
         self.colliders = wp.zeros(0, dtype=Collider, device=self.device)
+        self._uploaded_specs: list[ColliderSpec] = []
         self._groups: list[tuple[MaterialGroup, MaterialParams, wp.Kernel, wp.Kernel]] = []
 
     # -- upload / download ------------------------------------------------------------------
@@ -141,6 +143,9 @@ class WarpKernels(MPMKernels):
 
     # -- stepping ---------------------------------------------------------------------------
     def _upload_colliders(self, colliders: list[ColliderSpec]) -> None:
+        if colliders == self._uploaded_specs:
+            return  # static colliders (walls, ground): nothing changed since the last substep
+        self._uploaded_specs = list(colliders)
         structs = []
         for spec in colliders:
             c = Collider()
@@ -159,12 +164,22 @@ class WarpKernels(MPMKernels):
             self.colliders = wp.zeros(0, dtype=Collider, device=self.device)
 
     def substep(
-        self, dt: float, gravity: tuple[float, float, float], colliders: list[ColliderSpec]
+        self,
+        dt: float,
+        gravity: tuple[float, float, float],
+        colliders: list[ColliderSpec],
+        active_nodes: tuple[tuple[int, int, int], tuple[int, int, int]] | None = None,
     ) -> None:
         d = self.device
         dt = float(dt)
         self._upload_colliders(colliders)
         self.grid.zero_()
+        full = tuple(int(n) for n in self.grid_spec.shape)
+        if active_nodes is None:
+            lo, hi = (0, 0, 0), full
+        else:
+            lo = tuple(max(0, int(a)) for a in active_nodes[0])
+            hi = tuple(min(n, int(b)) for n, b in zip(full, active_nodes[1], strict=True))
         use_accel = 0 if self.accel is None else 1
         accel = self._dummy_accel if self.accel is None else self.accel
         for group, params, p2g, _ in self._groups:
@@ -177,26 +192,30 @@ class WarpKernels(MPMKernels):
                 inputs=[
                     group.start, self.x, self.v, self.C, self.F, self.Jp, self.volume, self.mass,
                     accel, use_accel, params, dt, self.origin, self.inv_dx, self.shape,
-                    self.grid, self.escaped,
+                    self.grid, self.escaped, wp.vec3i(*lo), wp.vec3i(*hi), self.outside_box,
                 ],
                 device=d,
             )  # fmt: skip
+        if active_nodes is not None and int(self.outside_box.numpy()[0]):
+            lo, hi = (0, 0, 0), full  # material reached past the hint: update everything
+            self.outside_box.zero_()
+        box = tuple(b - a for a, b in zip(lo, hi, strict=True))
         wp.launch(
             update_grid,
-            dim=tuple(self.grid_spec.shape),
+            dim=box,
             inputs=[
                 self.grid, dt, wp.vec3(*gravity), self.origin, self.dx,
-                self.colliders, len(colliders),
+                self.colliders, len(colliders), wp.vec3i(*lo),
             ],
             device=d,
         )  # fmt: skip
         for mesh in self.meshes:
             wp.launch(
                 apply_mesh_collider,
-                dim=tuple(self.grid_spec.shape),
+                dim=box,
                 inputs=[
                     self.grid, mesh.mesh.id, self.origin, self.dx, mesh.lower, mesh.upper,
-                    mesh.mode, mesh.friction, mesh.thickness,
+                    mesh.mode, mesh.friction, mesh.thickness, wp.vec3i(*lo),
                 ],
                 device=d,
             )  # fmt: skip

@@ -75,9 +75,15 @@ def update_grid(
     dx: float,
     colliders: wp.array(dtype=Collider),
     num_colliders: int,
+    offset: wp.vec3i,
 ):
-    """Turn node momentum into velocity, add gravity, apply analytic colliders."""
+    """Turn node momentum into velocity, add gravity, apply analytic colliders.
+
+    Launched over a box of nodes starting at ``offset`` (the region that can hold mass)."""
     i, j, k = wp.tid()
+    i += offset[0]
+    j += offset[1]
+    k += offset[2]
     node = grid[i, j, k]
     mass = node[3]
     if mass <= 0.0:
@@ -107,11 +113,15 @@ def apply_mesh_collider(
     mode: int,
     friction: float,
     thickness: float,
+    offset: wp.vec3i,
 ):
     """Impose the velocity of a moving triangle mesh on grid nodes inside (or within
     ``thickness`` of) it; the mesh velocity at the closest surface point is interpolated
     from its vertex velocities."""
     i, j, k = wp.tid()
+    i += offset[0]
+    j += offset[1]
+    k += offset[2]
     node = grid[i, j, k]
     if node[3] <= 0.0:
         return
@@ -123,8 +133,7 @@ def apply_mesh_collider(
     if not query.result:
         return
     closest = wp.mesh_eval_position(mesh, query.face, query.u, query.v)
-    offset = x - closest
-    distance = wp.length(offset) * query.sign
+    distance = wp.length(x - closest) * query.sign
     if distance > thickness:
         return
     n = wp.mesh_eval_face_normal(mesh, query.face)

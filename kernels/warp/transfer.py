@@ -50,6 +50,9 @@ def make_transfer_kernels(model: str, transfer: str = "apic") -> tuple[wp.Kernel
         shape: wp.vec3i,
         grid: wp.array3d(dtype=wp.vec4),
         escaped: wp.array(dtype=int),
+        box_lo: wp.vec3i,
+        box_hi: wp.vec3i,
+        outside_box: wp.array(dtype=int),
     ):
         p = start + wp.tid()
         xg = (particle_x[p] - origin) * inv_dx
@@ -57,6 +60,9 @@ def make_transfer_kernels(model: str, transfer: str = "apic") -> tuple[wp.Kernel
         if not stencil_inside(xg, base, shape):
             wp.atomic_min(escaped, 0, p)
             return
+        for a in range(3):
+            if base[a] < box_lo[a] or base[a] + 3 > box_hi[a]:
+                outside_box[0] = 1  # the grid update must cover the whole grid this substep
         fx = xg - wp.vec3(float(base[0]), float(base[1]), float(base[2]))
         w = stencil_weights(fx)
         mass = particle_mass[p]
