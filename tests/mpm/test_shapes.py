@@ -14,6 +14,7 @@ import trimesh
 
 from assets import ASSETS_DIR, asset_path
 from mpm.errors import MeshFileError, ShapeError
+from mpm.meshio import RayWinding
 from mpm.rotation import euler_to_matrix
 from mpm.shapes import (
     Box,
@@ -24,7 +25,6 @@ from mpm.shapes import (
     Shape,
     Sphere,
     Torus,
-    _RayWinding,
 )
 
 BUNNY = "assets/meshes/bunny.obj"
@@ -281,12 +281,12 @@ def test_meshshape_repairs_trivial_defects(tmp_path: Path) -> None:
 
 def test_ray_winding_is_robust_on_edges_and_vertices() -> None:
     box = trimesh.creation.box(extents=(1.0, 1.0, 1.0))
-    inside = _RayWinding(box.vertices, box.faces)
+    inside = RayWinding(box.vertices, box.faces)
     # vertical rays through the projected face diagonals and centre (degenerate cases)
     grid = np.stack(np.meshgrid(*[[-0.25, 0.0, 0.25]] * 3, indexing="ij"), -1).reshape(-1, 3)
     assert inside(grid).all() and not inside(grid + np.array([0, 0, 1.0])).any()
     ico = trimesh.creation.icosphere(subdivisions=3)
-    inside = _RayWinding(ico.vertices, ico.faces)
+    inside = RayWinding(ico.vertices, ico.faces)
     for xyz in (ico.vertices, ico.vertices[ico.edges_unique].mean(1)):
         xyz = xyz[np.abs(xyz[:, 2]) > 0.1]  # rays exactly through vertices / along edges
         assert inside(np.c_[xyz[:, :2], 0.5 * xyz[:, 2]]).all()

@@ -1,0 +1,248 @@
+"""Reading solid meshes from files: path lookup, loading, small repairs, inside test.
+
+Used by :class:`mpm.shapes.MeshShape`. The inside test is a vectorised ray-winding count
+(trimesh's ``contains`` costs ~1 ms per point here); repairs are limited to closing small holes
+and making the winding consistent and outward, anything worse is an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import trimesh
+
+from assets import ASSETS_DIR
+from mpm.errors import MeshFileError, ShapeError
+
+logger = logging.getLogger("emu4d.mpm")
+
+_FORMATS_TEXT = "OBJ, PLY, STL, OFF, GLB/GLTF (a GLB/GLTF scene is merged into one mesh)"
+_MAX_HOLE_EDGES = 8  # mesh holes up to this many edges are closed automatically
+Y_UP_TO_Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+
+
+class RayWinding:
+    """Inside test for a closed triangle mesh: winding number of +z rays, vectorised.
+
+    A triangle whose xy projection contains the point and which lies above it adds +1 if it
+    faces up and -1 if it faces down; the sum is 1 inside and 0 outside. Rays through an edge or
+    a vertex of the projection are resolved by symbolic perturbation (the point is moved by an
+    infinitesimal along (1, delta)): every edge function is evaluated once per edge direction
+    in a canonical (lexicographic) orientation, so the triangles sharing an edge always agree
+    and no crossing is counted twice or missed. Overlapping closed pieces (winding 2) count as
+    inside, i.e. their union. Triangles are binned on a 2D grid so each point only tests a few
+    of them: a few microseconds per point, where ``trimesh.Trimesh.contains`` takes ~1 ms.
+    """
+
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray) -> None:
+        tri = np.asarray(vertices, np.float64)[faces]  # (F, 3 corners, 3)
+        xy = tri[..., :2]
+        u, v = xy[:, 1] - xy[:, 0], xy[:, 2] - xy[:, 0]
+        area2 = u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0]  # twice the signed projected area
+        keep = area2 != 0  # vertical triangles: a perturbed ray never hits them
+        tri, xy, area2 = tri[keep], xy[keep], area2[keep]
+        a, b = xy[:, [1, 2, 0]], xy[:, [2, 0, 1]]  # edge i goes a_i -> b_i, opposite corner i
+        swap = (a[..., 0] > b[..., 0]) | ((a[..., 0] == b[..., 0]) & (a[..., 1] > b[..., 1]))
+        self.start = np.where(swap[..., None], b, a)  # (F, 3, 2) canonical start
+        self.dir = np.where(swap[..., None], a, b) - self.start  # (F, 3, 2) canonical direction
+        self.flip = np.where(swap, -1.0, 1.0)  # (F, 3) triangle orientation vs canonical
+        # Sign of the edge function at p + eps * (1, delta) when it is exactly 0 at p.
+        self.tie = np.where(self.dir[..., 1] != 0, -np.sign(self.dir[..., 1]), 1.0)
+        self.area2, self.sign, self.z = area2, np.sign(area2), tri[..., 2]
+
+        n = int(np.clip(np.sqrt(len(tri)), 1, 512))  # bins per axis, ~1 triangle per bin
+        lo, hi = xy.reshape(-1, 2).min(0), xy.reshape(-1, 2).max(0)
+        pad = 1e-6 * (hi - lo).max() + 1e-12
+        self.origin, self.n = lo - pad, n
+        self.cell = (hi - lo + 2 * pad) / n
+        i0, i1 = self._bin(xy.min(1)), self._bin(xy.max(1))
+        width = i1 - i0 + 1
+        count = width[:, 0] * width[:, 1]
+        owner = np.repeat(np.arange(len(tri)), count)
+        k = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+        ix = i0[owner, 0] + k % width[owner, 0]
+        iy = i0[owner, 1] + k // width[owner, 0]
+        order = np.argsort(ix * n + iy, kind="stable")
+        self.bin_tris = owner[order]
+        self.bin_start = np.concatenate([[0], np.cumsum(np.bincount(ix * n + iy, minlength=n * n))])
+
+    def _bin(self, xy: np.ndarray) -> np.ndarray:
+        """(N, 2) positions -> (N, 2) integer bin coordinates (may fall outside [0, n))."""
+        return np.floor((xy - self.origin) / self.cell).astype(np.int64)
+
+    def __call__(self, points: np.ndarray, max_pairs: int = 2_000_000) -> np.ndarray:
+        """(N, 3) points [m] -> (N,) bool, True inside."""
+        points = np.asarray(points, np.float64)
+        ij = self._bin(points[:, :2])
+        valid = ((ij >= 0) & (ij < self.n)).all(1)
+        cell = np.where(valid, ij[:, 0] * self.n + ij[:, 1], 0)
+        count = np.where(valid, self.bin_start[cell + 1] - self.bin_start[cell], 0)
+        winding = np.zeros(len(points))
+        ends = np.cumsum(count)
+        first = 0
+        while first < len(points):  # chunks of points with at most ~max_pairs candidate pairs
+            budget = ends[first] - count[first] + max_pairs
+            last = max(first + 1, int(np.searchsorted(ends, budget, side="right")))
+            pid = np.repeat(np.arange(first, last), count[first:last])
+            c = count[first:last]
+            k = np.arange(len(pid)) - np.repeat(np.cumsum(c) - c, c)
+            t = self.bin_tris[self.bin_start[cell[pid]] + k]
+            p = points[pid]
+            rel = p[:, None, :2] - self.start[t]  # (P, 3, 2)
+            e = self.dir[t, :, 0] * rel[..., 1] - self.dir[t, :, 1] * rel[..., 0]  # (P, 3)
+            sgn = np.where(e != 0, np.sign(e), self.tie[t])
+            hit = (self.flip[t] * sgn == self.sign[t, None]).all(1)
+            lam = self.flip[t] * e / self.area2[t, None]  # barycentric coordinates
+            z = (lam * self.z[t]).sum(1)
+            cross = hit & (z > p[:, 2])
+            winding += np.bincount(pid[cross], weights=self.sign[t[cross]], minlength=len(points))
+            first = last
+        return winding > 0.5
+
+
+def resolve_mesh_path(path: str | os.PathLike[str]) -> Path:
+    """Find a mesh file: absolute paths as given; relative ones against the cwd first, then
+    against the repository root (the parent of ``assets/``), so ``assets/meshes/bunny.obj``
+    works from any directory.
+
+    Raises:
+        MeshFileError: the file does not exist in any of those places.
+    """
+    given = Path(path).expanduser()
+    roots = [Path.cwd(), ASSETS_DIR.parent]  # cwd first, then the repository root
+    candidates = [given] if given.is_absolute() else [root / given for root in roots]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate.resolve()
+    looked = " and ".join(str(c.absolute()) for c in candidates)
+    raise MeshFileError(
+        f"mesh file not found: {str(path)!r} (looked for {looked}). Fix: check the path; "
+        f"supported formats: {_FORMATS_TEXT}. Shipped meshes live in {ASSETS_DIR / 'meshes'}."
+    )
+
+
+def load_solid(path: Path) -> trimesh.Trimesh:
+    """Read a file as one closed, outward-wound triangle mesh (vertices welded by position).
+
+    Raises:
+        MeshFileError: unknown format, unreadable or empty file.
+        ShapeError: the mesh is open and cannot be closed by trivial repairs.
+    """
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix not in trimesh.available_formats():
+        raise MeshFileError(
+            f"unsupported mesh format {path.suffix!r} for {path}. Fix: convert it to one of "
+            f"{_FORMATS_TEXT}."
+        )
+    try:
+        loaded = trimesh.load(path, force="mesh", process=False)
+    except Exception as exc:  # trimesh raises many types for corrupt files
+        raise MeshFileError(
+            f"cannot read mesh file {path}: {type(exc).__name__}: {exc}. Fix: check that the "
+            f"file is a valid {suffix.upper()} mesh (supported: {_FORMATS_TEXT})."
+        ) from exc
+    faces = getattr(loaded, "faces", None)
+    if not isinstance(loaded, trimesh.Trimesh) or faces is None or len(faces) == 0:
+        raise MeshFileError(
+            f"mesh file {path} contains no triangles. Fix: export the surface as triangles; "
+            "for a point cloud (e.g. 3D Gaussian centres) use PointSet instead."
+        )
+    # Rebuild from positions only: texture seams split vertices, which would open the surface.
+    mesh = trimesh.Trimesh(
+        np.asarray(loaded.vertices, np.float64), np.asarray(loaded.faces, np.int64), process=True
+    )
+    mesh.update_faces(mesh.nondegenerate_faces())
+    mesh.update_faces(mesh.unique_faces())
+    mesh.remove_unreferenced_vertices()
+    if not mesh.is_watertight:
+        mesh = trimesh.Trimesh(mesh.vertices, _fill_small_holes(mesh), process=False)
+    if not mesh.is_watertight or len(mesh.faces) == 0:
+        open_edges = int((np.bincount(mesh.edges_unique_inverse) != 2).sum())
+        raise ShapeError(
+            f"mesh {path} is not watertight ({open_edges} open or non-manifold edges after "
+            f"welding vertices and filling holes of up to {_MAX_HOLE_EDGES} edges), so its "
+            "inside is undefined. Fix: repair it (e.g. trimesh.repair.fill_holes / fix_winding, "
+            "or a remesher), or sample its vertices with PointSet instead."
+        )
+    if not mesh.is_winding_consistent:
+        mesh = trimesh.Trimesh(mesh.vertices, _orient_faces(mesh), process=False)
+    if mesh.volume < 0:
+        mesh.invert()
+    return mesh
+
+
+def _fill_small_holes(mesh: trimesh.Trimesh) -> np.ndarray:
+    """Faces (F', 3) of ``mesh`` plus fans closing each boundary loop of <= _MAX_HOLE_EDGES edges.
+
+    Each fan is wound opposite to the faces along its loop, so a consistently wound mesh stays
+    consistent. Returns the faces unchanged if any boundary is non-manifold or too long (the
+    caller then reports the mesh as open). Used instead of trimesh.repair.fill_holes, which
+    needs networkx.
+    """
+    faces = np.asarray(mesh.faces, np.int64)
+    directed = {(int(a), int(b)) for a, b in mesh.edges}
+    unique, count = np.unique(np.sort(mesh.edges, axis=1), axis=0, return_counts=True)
+    neighbours: dict[int, list[int]] = {}
+    for a, b in unique[count == 1].tolist():
+        neighbours.setdefault(a, []).append(b)
+        neighbours.setdefault(b, []).append(a)
+    if any(len(n) != 2 for n in neighbours.values()):
+        return faces
+    fans, seen = [], set()
+    for start in neighbours:
+        if start in seen:
+            continue
+        loop, prev, cur = [start], -1, start
+        while True:
+            a, b = neighbours[cur]
+            cur, prev = (b if a == prev else a), cur
+            if cur == start:
+                break
+            loop.append(cur)
+        seen.update(loop)
+        if not 3 <= len(loop) <= _MAX_HOLE_EDGES:
+            return faces
+        if (loop[0], loop[1]) in directed:  # the fan must run against its neighbours
+            loop.reverse()
+        fans += [(loop[0], loop[i], loop[i + 1]) for i in range(1, len(loop) - 1)]
+    return np.concatenate([faces, np.array(fans, np.int64).reshape(-1, 3)])
+
+
+def _orient_faces(mesh: trimesh.Trimesh) -> np.ndarray:
+    """Faces (F, 3) re-wound so neighbours agree, each connected piece enclosing volume > 0.
+
+    Breadth-first over face adjacency: a face is flipped relative to its parent when both walk
+    their shared edge in the same direction. Used instead of trimesh.repair.fix_winding, which
+    needs networkx.
+    """
+    import scipy.sparse  # only needed for badly wound files
+    import scipy.sparse.csgraph
+
+    faces = np.asarray(mesh.faces, np.int64).copy()
+    pairs, edges = mesh.face_adjacency, mesh.face_adjacency_edges
+
+    def forward(f: np.ndarray) -> np.ndarray:  # does face f walk its shared edge as a -> b?
+        tri, nxt = faces[f], np.roll(faces[f], -1, axis=1)
+        return ((tri == edges[:, :1]) & (nxt == edges[:, 1:])).any(1)
+
+    same = forward(pairs[:, 0]) == forward(pairs[:, 1])
+    n = len(faces)
+    graph = scipy.sparse.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), (n, n))
+    n_parts, label = scipy.sparse.csgraph.connected_components(graph, directed=False)
+    relative = {(int(a), int(b)): bool(c) for (a, b), c in zip(pairs, same, strict=True)}
+    relative.update({(b, a): c for (a, b), c in list(relative.items())})
+    flip = np.zeros(n, dtype=bool)
+    for part in range(n_parts):
+        root = int(np.flatnonzero(label == part)[0])
+        order, parent = scipy.sparse.csgraph.breadth_first_order(graph, root, directed=False)
+        for f in order[1:].tolist():
+            flip[f] = flip[parent[f]] ^ relative[(int(parent[f]), f)]
+    faces[flip] = faces[flip][:, ::-1]
+    tri = np.asarray(mesh.vertices)[faces]
+    signed = np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])) / 6.0
+    inverted = np.bincount(label, weights=signed, minlength=n_parts) < 0
+    faces[inverted[label]] = faces[inverted[label]][:, ::-1]
+    return faces
