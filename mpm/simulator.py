@@ -34,14 +34,14 @@ from kernels import (
     create_backend,
 )
 from kernels.interface import TRANSFERS
-from mpm import diagnostics
 from mpm.colliders import MODES, Collider, HalfSpace, MeshCollider
 from mpm.config import as_vec3, closest_key_hint, require_positive
 from mpm.errors import BackendError, ConfigError, DomainError, SimulationError, StabilityError
 from mpm.forces import Force, Impulse
 from mpm.materials import Material
+from mpm.recorder import FrameRecorder
 from mpm.shapes import SampledShape, Shape
-from mpm.trajectory import Track, Trajectory
+from mpm.trajectory import Trajectory
 
 logger = logging.getLogger("emu4d.mpm")
 
@@ -462,7 +462,7 @@ class Simulator:
         frame_dt = 1.0 / fps
         analytic = self._wall_colliders() + self.colliders
         static_specs = {i: c.state_at(0.0) for i, c in enumerate(analytic) if c.is_static}
-        recorder = _Recorder(self, record_velocities)
+        recorder = FrameRecorder(self, record_velocities)
         recorder.record(self._time, self._state, self._tracers, substeps=0, dt=0.0)
         pending_impulses = sorted(
             (i for i in self.impulses if i.time >= self._time - 1e-12), key=lambda i: i.time
@@ -698,77 +698,3 @@ class Simulator:
                 "python": platform.python_version(),
             },
         }
-
-
-class _Recorder:
-    """Accumulates frames and diagnostics during ``Simulator.run``."""
-
-    def __init__(self, sim: Simulator, record_velocities: bool) -> None:
-        self.sim = sim
-        self.record_velocities = record_velocities
-        self.times: list[float] = []
-        self.positions: list[np.ndarray] = []
-        self.velocities: list[np.ndarray] = []
-        self.surfaces: list[np.ndarray] = []
-        self.diag: dict[str, list[Any]] = {}
-
-    def _add(self, key: str, value: Any) -> None:
-        self.diag.setdefault(key, []).append(value)
-
-    def record(
-        self, time: float, state: ParticleData, tracers: np.ndarray, substeps: int, dt: float
-    ) -> None:
-        sim = self.sim
-        self.times.append(time)
-        self.positions.append(state.x.copy())
-        if self.record_velocities:
-            self.velocities.append(state.v.copy())
-        self.surfaces.append(tracers.copy())
-        m, x, v, C = state.mass, state.x, state.v, state.C
-        self._add("kinetic_energy", diagnostics.kinetic_energy(m, v))
-        self._add("gravity_potential_energy", diagnostics.gravity_potential(m, x, sim.gravity))
-        self._add("linear_momentum", diagnostics.linear_momentum(m, v))
-        self._add("angular_momentum", diagnostics.angular_momentum(m, x, v, C, sim.dx))
-        self._add("substeps", substeps)
-        self._add("dt", dt)
-        for obj in sim.objects.values():
-            sl = slice(obj.start, obj.end)
-            self._add(f"center_of_mass:{obj.name}", diagnostics.center_of_mass(m[sl], x[sl]))
-
-    def finish(self) -> Trajectory:
-        sim = self.sim
-        positions = np.stack(self.positions)
-        velocities = np.stack(self.velocities) if self.record_velocities else None
-        surfaces = np.stack(self.surfaces)
-        tracks: dict[str, Track] = {}
-        for obj in sim.objects.values():
-            sl = slice(obj.start, obj.end)
-            tracks[obj.name] = Track(
-                positions=positions[:, sl],
-                velocities=None if velocities is None else velocities[:, sl],
-                attributes={
-                    "mass": obj.sample.volumes * np.float32(obj.material.density),
-                    "volume": obj.sample.volumes,
-                },
-                object_name=obj.name,
-            )
-            if obj.tracer_end > obj.tracer_start:
-                tracks[f"{obj.name}_surface"] = Track(
-                    positions=surfaces[:, obj.tracer_start : obj.tracer_end],
-                    faces=obj.sample.surface_faces,
-                    object_name=obj.name,
-                )
-        diag = {k: np.asarray(v) for k, v in self.diag.items()}
-        meta = sim.metadata()
-        substeps = diag["substeps"][1:]
-        meta["time_stepping"] = {
-            "substeps_total": int(substeps.sum()),
-            "dt_min": float(diag["dt"][1:].min()),
-            "dt_max": float(diag["dt"][1:].max()),
-        }
-        return Trajectory(
-            times=np.asarray(self.times, dtype=np.float64),
-            tracks=tracks,
-            diagnostics=diag,
-            metadata=meta,
-        )
