@@ -1,0 +1,538 @@
+"""Render a :class:`mpm.Trajectory` headlessly: RGB, metric depth, instance mask, normals and
+forward optical flow from the known 3D motion (not estimated from pixels).
+
+Mesh tracks are drawn as triangles, particle tracks as sphere impostors of the particle radius,
+over a checkered ground plane lit by a directional light with shadow mapping (moderngl, EGL).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from mpm.export import particle_radii
+from mpm.trajectory import Track, Trajectory
+from video_bridge import shaders
+from video_bridge.camera import Camera, CameraPath
+from video_bridge.errors import CameraError, RenderError
+from video_bridge.gl import get_context
+
+logger = logging.getLogger("emu4d.video_bridge")
+
+PASSES = ("rgb", "depth", "mask", "normals", "flow")
+BACKGROUND_ID = 0
+GROUND_ID = 1
+_PALETTE = (
+    (0.90, 0.35, 0.30),
+    (0.25, 0.55, 0.90),
+    (0.35, 0.75, 0.40),
+    (0.95, 0.70, 0.20),
+    (0.65, 0.40, 0.85),
+    (0.20, 0.75, 0.75),
+    (0.85, 0.45, 0.65),
+    (0.55, 0.55, 0.55),
+)
+_SKY = np.array([236, 240, 245], dtype=np.uint8)  # background colour of the RGB pass
+_LIGHT_DIR = np.array([0.35, 0.45, -1.0]) / np.linalg.norm([0.35, 0.45, -1.0])
+
+
+@dataclass
+class RenderResult:
+    """Rendered frames; passes not requested are None.
+
+    Attributes:
+        rgb: (T, H, W, 3) uint8. depth: (T, H, W) float32, camera z [m], 0 where nothing is hit.
+        mask: (T, H, W) uint16 instance ids; ``labels`` maps id -> name (0 background,
+            1 ground, 2.. tracks). normals: (T, H, W, 3) float32 world-space unit normals,
+            0 on background. flow: (T, H, W, 2) float32 forward flow [px] (du, dv) from frame t
+            to t+1 of the surface seen at each pixel; zero on the last frame and background.
+        intrinsics: (T, 3, 3), extrinsics: (T, 4, 4) world-to-camera (OpenCV), times: (T,) [s].
+    """
+
+    times: np.ndarray
+    intrinsics: np.ndarray
+    extrinsics: np.ndarray
+    labels: dict[int, str]
+    rgb: np.ndarray | None = None
+    depth: np.ndarray | None = None
+    mask: np.ndarray | None = None
+    normals: np.ndarray | None = None
+    flow: np.ndarray | None = None
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.times)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every array by name (for np.savez)."""
+        out = {"times": self.times, "intrinsics": self.intrinsics, "extrinsics": self.extrinsics}
+        for name in PASSES:
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        return out
+
+
+@dataclass
+class _Drawable:
+    name: str
+    track: Track
+    track_id: int
+    color: tuple[float, float, float]
+    radii: np.ndarray | None = None
+    buffers: dict[str, Any] = field(default_factory=dict)
+    vao: Any = None
+    shadow_vao: Any = None
+
+
+def check_passes(passes: Sequence[str]) -> tuple[str, ...]:
+    """Validate pass names; raises RenderError naming the unknown ones."""
+    passes = tuple(passes)
+    unknown = [p for p in passes if p not in PASSES]
+    if unknown or not passes:
+        raise RenderError(f"unknown render pass(es) {unknown or passes}; valid passes: {PASSES}.")
+    return passes
+
+
+def default_tracks(traj: Trajectory) -> list[str]:
+    """Mesh tracks, plus particle tracks of objects that have no mesh track."""
+    with_mesh = {t.object_name for t in traj.tracks.values() if t.kind == "mesh"}
+    names = []
+    for name, track in traj.tracks.items():
+        if track.kind == "mesh" or track.object_name is None or track.object_name not in with_mesh:
+            names.append(name)
+    return names
+
+
+def ground_height(traj: Trajectory) -> float | None:
+    """Height of a horizontal ground collider recorded in the metadata, if any."""
+    for collider in traj.metadata.get("colliders", []):
+        if collider.get("type") == "HalfSpace" and not any(collider.get("rotation", [0, 0, 0])):
+            return float(collider.get("center", [0, 0, 0])[2])
+    return None
+
+
+def _vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Area-weighted vertex normals (V, 3) float32."""
+    v = vertices.astype(np.float64)
+    face_n = np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]])
+    normals = np.zeros_like(v)
+    for corner in range(3):
+        for axis in range(3):
+            normals[:, axis] += np.bincount(
+                faces[:, corner], weights=face_n[:, axis], minlength=len(v)
+            )
+    length = np.linalg.norm(normals, axis=1, keepdims=True)
+    return (normals / np.maximum(length, 1e-12)).astype(np.float32)
+
+
+def _light_matrix(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, float]:
+    """Orthographic world -> light clip matrix covering the box, and its pixels per metre
+    scale factor (times the shadow map size)."""
+    center = (low + high) / 2
+    radius = float(np.linalg.norm(high - low)) / 2 + 1e-3
+    forward = _LIGHT_DIR
+    right = np.cross(forward, [0.0, 0.0, 1.0])
+    right /= np.linalg.norm(right)
+    up = np.cross(right, forward)
+    rot = np.stack([right, up, -forward])
+    view = np.eye(4)
+    view[:3, :3] = rot
+    view[:3, 3] = -rot @ (center - forward * 2 * radius)
+    ortho = np.diag([1 / radius, 1 / radius, -1 / (2 * radius), 1.0])
+    ortho[2, 3] = -1.0
+    return ortho @ view, 1.0 / (2 * radius)
+
+
+def _gl(matrix: np.ndarray) -> bytes:
+    """Column-major float32 bytes of a row-major matrix for a GLSL uniform."""
+    return np.ascontiguousarray(np.asarray(matrix, dtype=np.float32).T).tobytes()
+
+
+class Renderer:
+    """A reusable renderer of trajectories at one image size."""
+
+    def __init__(
+        self, size: tuple[int, int] = (512, 512), shadows: bool = True, shadow_map: int = 1024
+    ) -> None:
+        width, height = int(size[0]), int(size[1])
+        if width < 1 or height < 1 or width > 8192 or height > 8192:
+            raise RenderError(f"image size must be within 1..8192 px, got {size}.")
+        self.size = (width, height)
+        self.shadows = bool(shadows)
+        self.ctx = ctx = get_context()
+        import moderngl
+
+        self._moderngl = moderngl
+        self.mesh_prog = ctx.program(
+            vertex_shader=shaders.MESH_VERTEX, fragment_shader=shaders.MESH_FRAGMENT
+        )
+        self.points_prog = ctx.program(
+            vertex_shader=shaders.POINTS_VERTEX, fragment_shader=shaders.POINTS_FRAGMENT
+        )
+        self.shadow_mesh_prog = ctx.program(
+            vertex_shader=shaders.SHADOW_MESH_VERTEX, fragment_shader=shaders.SHADOW_FRAGMENT
+        )
+        self.shadow_points_prog = ctx.program(
+            vertex_shader=shaders.SHADOW_POINTS_VERTEX, fragment_shader=shaders.SHADOW_FRAGMENT
+        )
+        self.color_tex = ctx.texture(self.size, 4, dtype="f1")
+        self.normal_tex = ctx.texture(self.size, 4, dtype="f4")
+        self.geo_tex = ctx.texture(self.size, 4, dtype="f4")
+        self.depth_rb = ctx.depth_renderbuffer(self.size)
+        self.fbo = ctx.framebuffer(
+            color_attachments=[self.color_tex, self.normal_tex, self.geo_tex],
+            depth_attachment=self.depth_rb,
+        )
+        self.shadow_size = int(shadow_map)
+        self.shadow_tex = ctx.depth_texture((self.shadow_size, self.shadow_size))
+        self.shadow_tex.compare_func = "<="
+        self.shadow_tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        self.shadow_fbo = ctx.framebuffer(depth_attachment=self.shadow_tex)
+
+    def release(self) -> None:
+        """Free the GL objects."""
+        for obj in (self.fbo, self.shadow_fbo, self.color_tex, self.normal_tex, self.geo_tex,
+                    self.depth_rb, self.shadow_tex):  # fmt: skip
+            obj.release()
+
+    # -- scene setup ---------------------------------------------------------------------------
+    def _prepare(
+        self,
+        traj: Trajectory,
+        names: Sequence[str],
+        colors: Mapping[str, Sequence[float]] | None,
+        ground: float | None,
+    ) -> tuple[list[_Drawable], _Drawable | None]:
+        ctx = self.ctx
+        drawables = []
+        for index, name in enumerate(names):
+            track = traj.tracks[name]
+            color = tuple(float(c) for c in (colors or {}).get(name, _PALETTE[index % 8]))
+            d = _Drawable(name=name, track=track, track_id=index + 2, color=color)  # type: ignore[arg-type]
+            n = track.num_points
+            if track.kind == "mesh":
+                d.buffers = {
+                    "pos": ctx.buffer(reserve=n * 12),
+                    "next": ctx.buffer(reserve=n * 12),
+                    "normal": ctx.buffer(reserve=n * 12),
+                    "index": ctx.buffer(np.asarray(track.faces, dtype=np.int32).tobytes()),
+                }
+                d.vao = ctx.vertex_array(
+                    self.mesh_prog,
+                    [
+                        (d.buffers["pos"], "3f", "in_pos"),
+                        (d.buffers["next"], "3f", "in_next"),
+                        (d.buffers["normal"], "3f", "in_normal"),
+                    ],
+                    index_buffer=d.buffers["index"],
+                )
+                d.shadow_vao = ctx.vertex_array(
+                    self.shadow_mesh_prog,
+                    [(d.buffers["pos"], "3f", "in_pos")],
+                    index_buffer=d.buffers["index"],
+                )
+            else:
+                d.radii = particle_radii(track)
+                d.buffers = {
+                    "pos": ctx.buffer(reserve=n * 12),
+                    "next": ctx.buffer(reserve=n * 12),
+                    "radius": ctx.buffer(d.radii.astype(np.float32).tobytes()),
+                }
+                d.vao = ctx.vertex_array(
+                    self.points_prog,
+                    [
+                        (d.buffers["pos"], "3f", "in_pos"),
+                        (d.buffers["next"], "3f", "in_next"),
+                        (d.buffers["radius"], "1f", "in_radius"),
+                    ],
+                )
+                d.shadow_vao = ctx.vertex_array(
+                    self.shadow_points_prog,
+                    [(d.buffers["pos"], "3f", "in_pos"), (d.buffers["radius"], "1f", "in_radius")],
+                )
+            drawables.append(d)
+        plane = None
+        if ground is not None:
+            low, high = _bounds(traj, names)
+            center = (low + high) / 2
+            half = 2.0 * float(np.max(high - low)) + 1.0
+            corners = np.array(
+                [[-half, -half], [half, -half], [half, half], [-half, half]], dtype=np.float64
+            )
+            verts = np.column_stack(
+                [corners + center[:2], np.full(4, ground, dtype=np.float64)]
+            ).astype(np.float32)
+            faces = np.array([[0, 1, 2], [0, 2, 3]], dtype=np.int64)
+            plane_track = Track(positions=verts[None], faces=faces)
+            plane = _Drawable(
+                name="ground", track=plane_track, track_id=GROUND_ID, color=(0.7, 0.7, 0.7)
+            )
+            normal = np.tile(np.float32([0, 0, 1]), (4, 1))
+            plane.buffers = {
+                "pos": ctx.buffer(verts.tobytes()),
+                "next": ctx.buffer(verts.tobytes()),
+                "normal": ctx.buffer(normal.tobytes()),
+                "index": ctx.buffer(faces.astype(np.int32).tobytes()),
+            }
+            plane.vao = ctx.vertex_array(
+                self.mesh_prog,
+                [
+                    (plane.buffers["pos"], "3f", "in_pos"),
+                    (plane.buffers["next"], "3f", "in_next"),
+                    (plane.buffers["normal"], "3f", "in_normal"),
+                ],
+                index_buffer=plane.buffers["index"],
+            )
+        return drawables, plane
+
+    @staticmethod
+    def _upload(d: _Drawable, frame: int, next_frame: int) -> None:
+        positions = d.track.positions
+        current = np.ascontiguousarray(positions[frame], dtype=np.float32)
+        d.buffers["pos"].write(current.tobytes())
+        d.buffers["next"].write(np.ascontiguousarray(positions[next_frame], np.float32).tobytes())
+        if d.track.kind == "mesh":
+            d.buffers["normal"].write(_vertex_normals(current, d.track.faces).tobytes())
+
+    # -- drawing -------------------------------------------------------------------------------
+    def render(
+        self,
+        traj: Trajectory,
+        camera_path: CameraPath,
+        passes: Sequence[str] = PASSES,
+        tracks: Sequence[str] | None = None,
+        colors: Mapping[str, Sequence[float]] | None = None,
+        ground: bool | float = True,
+        progress: bool = True,
+    ) -> RenderResult:
+        """Render every frame of ``traj`` through ``camera_path`` (one camera per frame)."""
+        passes = check_passes(passes)
+        if traj.num_frames == 0 or not traj.tracks:
+            raise RenderError("the trajectory is empty (no frames or no tracks).")
+        names = list(tracks) if tracks is not None else default_tracks(traj)
+        missing = [n for n in names if n not in traj.tracks]
+        if missing or not names:
+            raise RenderError(
+                f"unknown track(s) {missing or names}; available: {sorted(traj.tracks)}."
+            )
+        if len(camera_path) != traj.num_frames:
+            raise CameraError(
+                f"the camera path has {len(camera_path)} cameras but the trajectory has "
+                f"{traj.num_frames} frames; build it with num_frames=traj.num_frames."
+            )
+        if camera_path.size != self.size:
+            camera_path = CameraPath(tuple(c.resized(self.size) for c in camera_path.cameras))
+        low, high = _bounds(traj, names)
+        _check_visible(camera_path[0], low, high)
+        if ground is True:
+            height = ground_height(traj)
+            ground_z = float(low[2]) if height is None else height
+        elif ground is False:
+            ground_z = None
+        else:
+            ground_z = float(ground)
+        drawables, plane = self._prepare(traj, names, colors, ground_z)
+        scene_low, scene_high = low.copy(), high.copy()
+        if ground_z is not None:
+            scene_low[2] = min(scene_low[2], ground_z)
+        light_vp, light_scale = _light_matrix(scene_low, scene_high)
+        width, height = self.size
+        T = traj.num_frames
+        out: dict[str, np.ndarray] = {}
+        if "rgb" in passes:
+            out["rgb"] = np.zeros((T, height, width, 3), np.uint8)
+        if "depth" in passes:
+            out["depth"] = np.zeros((T, height, width), np.float32)
+        if "mask" in passes:
+            out["mask"] = np.zeros((T, height, width), np.uint16)
+        if "normals" in passes:
+            out["normals"] = np.zeros((T, height, width, 3), np.float32)
+        if "flow" in passes:
+            out["flow"] = np.zeros((T, height, width, 2), np.float32)
+        need_aux = any(p in passes for p in ("depth", "mask", "normals", "flow"))
+        object_pixels = 0
+        try:
+            for t in tqdm(range(T), desc="render", unit="frame", disable=not progress):
+                nxt = min(t + 1, T - 1)
+                for d in drawables:
+                    self._upload(d, t, nxt)
+                if self.shadows:
+                    self._shadow_pass(drawables, light_vp, light_scale)
+                self._color_pass(drawables, plane, camera_path[t], camera_path[nxt], light_vp)
+                if "rgb" in passes:
+                    raw = self.fbo.read(attachment=0, components=4, alignment=1)
+                    rgba = np.frombuffer(raw, np.uint8).reshape(height, width, 4)
+                    out["rgb"][t] = np.where(rgba[..., 3:] > 0, rgba[..., :3], _SKY)
+                if need_aux:
+                    normal_id = np.frombuffer(
+                        self.fbo.read(attachment=1, components=4, dtype="f4"), np.float32
+                    ).reshape(height, width, 4)
+                    ids = np.rint(normal_id[..., 3]).astype(np.uint16)
+                    object_pixels += int(np.count_nonzero(ids >= 2))
+                    if "mask" in passes:
+                        out["mask"][t] = ids
+                    if "normals" in passes:
+                        out["normals"][t] = normal_id[..., :3]
+                    if "depth" in passes or ("flow" in passes and t < T - 1):
+                        geo = np.frombuffer(
+                            self.fbo.read(attachment=2, components=4, dtype="f4"), np.float32
+                        ).reshape(height, width, 4)
+                        if "depth" in passes:
+                            out["depth"][t] = geo[..., 2]
+                        if "flow" in passes and t < T - 1:
+                            out["flow"][t] = geo[..., :2]
+        finally:
+            for d in [*drawables, *([plane] if plane else [])]:
+                for buffer in d.buffers.values():
+                    buffer.release()
+                for vao in (d.vao, d.shadow_vao):
+                    if vao is not None:
+                        vao.release()
+        if need_aux and object_pixels == 0:
+            raise CameraError(
+                "the camera sees none of the rendered tracks in any frame; aim it at the scene "
+                "(e.g. CameraPath.framing(traj)) or widen fov_y."
+            )
+        labels = {BACKGROUND_ID: "background", GROUND_ID: "ground"}
+        labels.update({d.track_id: d.name for d in drawables})
+        return RenderResult(
+            times=np.asarray(traj.times, dtype=np.float64),
+            intrinsics=camera_path.intrinsics(),
+            extrinsics=camera_path.extrinsics(),
+            labels=labels,
+            **out,
+        )
+
+    def _shadow_pass(self, drawables: list[_Drawable], light_vp: np.ndarray, scale: float) -> None:
+        ctx, mgl = self.ctx, self._moderngl
+        self.shadow_fbo.use()
+        self.shadow_fbo.clear(depth=1.0)
+        ctx.enable(mgl.DEPTH_TEST | mgl.PROGRAM_POINT_SIZE)
+        self.shadow_mesh_prog["light_view_proj"].write(_gl(light_vp))
+        self.shadow_points_prog["light_view_proj"].write(_gl(light_vp))
+        self.shadow_points_prog["pixels_per_meter"].value = scale * self.shadow_size
+        for d in drawables:
+            if d.track.kind == "mesh":
+                self.shadow_mesh_prog["round_points"].value = 0
+                d.shadow_vao.render(mgl.TRIANGLES)
+            else:
+                self.shadow_points_prog["round_points"].value = 1
+                d.shadow_vao.render(mgl.POINTS)
+
+    def _color_pass(
+        self,
+        drawables: list[_Drawable],
+        plane: _Drawable | None,
+        camera: Camera,
+        next_camera: Camera,
+        light_vp: np.ndarray,
+    ) -> None:
+        ctx, mgl = self.ctx, self._moderngl
+        self.fbo.use()
+        ctx.viewport = (0, 0, *self.size)
+        # every target starts at zero (id 0 = background); the sky colour is composited from
+        # the colour target's alpha after read-back
+        self.fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+        ctx.enable(mgl.DEPTH_TEST | mgl.PROGRAM_POINT_SIZE)
+        self.shadow_tex.use(location=0)
+        proj = camera.gl_projection()
+        view = camera.world_to_camera
+        next_vp = next_camera.gl_projection() @ next_camera.world_to_camera
+        size = (float(self.size[0]), float(self.size[1]))
+        for prog in (self.mesh_prog, self.points_prog):
+            prog["view"].write(_gl(view))
+            prog["proj"].write(_gl(proj))
+            prog["next_view_proj"].write(_gl(next_vp))
+            prog["image_size"].value = size
+            prog["light_dir"].value = tuple(_LIGHT_DIR.tolist())
+            prog["shadow_map"].value = 0
+            prog["use_shadow"].value = int(self.shadows)
+            prog["shadow_texel"].value = 1.0 / self.shadow_size
+        self.mesh_prog["light_view_proj"].write(_gl(light_vp))
+        self.mesh_prog["camera_pos"].value = tuple(camera.position.tolist())
+        self.points_prog["fy"].value = float(camera.fy)
+        self.points_prog["camera_to_world"].write(_gl(camera.camera_to_world))
+        self.points_prog["light_view_proj"].write(_gl(light_vp))
+        self.points_prog["depth_a"].value = float(proj[2, 2])
+        self.points_prog["depth_b"].value = float(proj[2, 3])
+        if plane is not None:
+            self.mesh_prog["checker"].value = 1
+            self.mesh_prog["checker_size"].value = 0.1
+            self._draw_mesh(plane)
+        self.mesh_prog["checker"].value = 0
+        for d in drawables:
+            if d.track.kind == "mesh":
+                self._draw_mesh(d)
+            else:
+                self.points_prog["color"].value = d.color
+                self.points_prog["track_id"].value = float(d.track_id)
+                d.vao.render(mgl.POINTS)
+
+    def _draw_mesh(self, d: _Drawable) -> None:
+        self.mesh_prog["color"].value = d.color
+        self.mesh_prog["track_id"].value = float(d.track_id)
+        d.vao.render(self._moderngl.TRIANGLES)
+
+
+def _bounds(traj: Trajectory, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    lows = [traj.tracks[n].positions.reshape(-1, 3).min(axis=0) for n in names]
+    highs = [traj.tracks[n].positions.reshape(-1, 3).max(axis=0) for n in names]
+    return np.min(lows, axis=0).astype(np.float64), np.max(highs, axis=0).astype(np.float64)
+
+
+def _check_visible(camera: Camera, low: np.ndarray, high: np.ndarray) -> None:
+    """Raise CameraError when the scene box is entirely behind or beside the first camera."""
+    corners = np.array(
+        [[x, y, z] for x in (low[0], high[0]) for y in (low[1], high[1]) for z in (low[2], high[2])]
+    )
+    uv, z = camera.project(corners)
+    if np.all(z <= camera.near):
+        raise CameraError(
+            "the scene is behind the camera; point it at the scene, e.g. with "
+            "Camera.look_at(eye, target=<scene centre>) or CameraPath.framing(traj)."
+        )
+    front = z > camera.near
+    u, v = uv[front, 0], uv[front, 1]
+    if np.all(front) and (
+        np.all(u < -0.5) or np.all(u > camera.width - 0.5)
+        or np.all(v < -0.5) or np.all(v > camera.height - 0.5)
+    ):  # fmt: skip
+        raise CameraError(
+            "the scene lies outside the camera's field of view; aim the camera at it or use "
+            "CameraPath.framing(traj)."
+        )
+
+
+def render(
+    traj: Trajectory,
+    camera_path: CameraPath | str | None = None,
+    size: tuple[int, int] = (512, 512),
+    passes: Sequence[str] = PASSES,
+    tracks: Sequence[str] | None = None,
+    colors: Mapping[str, Sequence[float]] | None = None,
+    ground: bool | float = True,
+    shadows: bool = True,
+    progress: bool = True,
+) -> RenderResult:
+    """Render ``traj`` along ``camera_path`` (a CameraPath, or "orbit" / "static" / "dolly" /
+    "follow" for an automatic framing) at ``size`` = (width, height) pixels."""
+    passes = check_passes(passes)
+    if traj.num_frames == 0 or not traj.tracks:
+        raise RenderError("the trajectory is empty (no frames or no tracks): nothing to render.")
+    if camera_path is None or isinstance(camera_path, str):
+        names = list(tracks) if tracks is not None else default_tracks(traj)
+        camera_path = CameraPath.framing(traj, camera_path or "orbit", size=size, tracks=names)
+    renderer = Renderer(size=size, shadows=shadows)
+    try:
+        return renderer.render(traj, camera_path, passes, tracks, colors, ground, progress)
+    finally:
+        renderer.release()
+
+
+__all__ = ["PASSES", "RenderResult", "Renderer", "default_tracks", "render"]
