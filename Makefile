@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/emu4d sim assets/scenes/jelly_drop.toml -o out/demo
+	$(BIN)/emu4d sim assets/scenes/jelly_drop.toml -o out/demo --render
 
 test: $(STAMP)
 	$(BIN)/ruff check .

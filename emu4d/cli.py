@@ -1,6 +1,7 @@
 """The ``emu4d`` command line.
 
-    emu4d sim SCENE.toml -o OUT/      simulate a scene file, write trajectory.npz + exports
+    emu4d sim SCENE.toml -o OUT/ [--render]   simulate a scene file, write trajectory.npz + exports
+    emu4d render TRAJ.npz -o OUT/             render RGB / depth / mask / flow videos and arrays
 """
 
 from __future__ import annotations
@@ -10,8 +11,35 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from mpm.errors import ConfigError, MPMError
+
+if TYPE_CHECKING:
+    from emu4d.pipeline import RenderOptions
+
+
+def _size(text: str) -> tuple[int, int]:
+    """Parse WIDTHxHEIGHT."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 512x512, got {text!r}") from None
+    if width < 1 or height < 1:
+        raise argparse.ArgumentTypeError(f"size must be positive, got {text!r}")
+    return width, height
+
+
+def _render_options(args: argparse.Namespace) -> RenderOptions:
+    from emu4d.pipeline import RenderOptions
+
+    return RenderOptions(
+        camera=args.camera,
+        size=args.size,
+        passes=tuple(p.strip() for p in args.passes.split(",") if p.strip()),
+        png=args.png,
+        shadows=not args.no_shadows,
+    )
 
 
 def _cmd_sim(args: argparse.Namespace) -> int:
@@ -19,10 +47,37 @@ def _cmd_sim(args: argparse.Namespace) -> int:
     from emu4d.scene import load_scene
 
     scene = load_scene(args.scene)
-    result = simulate_scene(scene, args.out, progress=not args.quiet)
+    options = _render_options(args) if args.render else None
+    result = simulate_scene(scene, args.out, progress=not args.quiet, render=options)
     summary = {k: result.metrics[k] for k in ("frames", "particles", "substeps", "wall_time_s")}
     print(f"wrote {len(result.files)} files to {args.out}: {json.dumps(summary)}")
     return 0
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from emu4d.pipeline import render_trajectory
+    from mpm.fileio import atomic_directory
+    from mpm.trajectory import Trajectory
+
+    traj = Trajectory.load(args.trajectory)
+    with atomic_directory(args.out) as tmp:
+        files = render_trajectory(traj, tmp, _render_options(args), progress=not args.quiet)
+    print(f"wrote {len(files)} files to {args.out}")
+    return 0
+
+
+def _add_render_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--camera", default="orbit", choices=["orbit", "static", "dolly", "follow"],
+        help="camera path, framed automatically around the scene (default orbit)",
+    )  # fmt: skip
+    parser.add_argument("--size", type=_size, default=(512, 512), help="WIDTHxHEIGHT [px]")
+    parser.add_argument(
+        "--passes", default="rgb,depth,mask,flow",
+        help="comma-separated subset of rgb,depth,mask,normals,flow",
+    )  # fmt: skip
+    parser.add_argument("--png", action="store_true", help="also write PNG sequences")
+    parser.add_argument("--no-shadows", action="store_true", help="faster, flat lighting")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +89,15 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("scene", help="scene file, e.g. assets/scenes/jelly_drop.toml")
     sim.add_argument("-o", "--out", required=True, help="output directory")
     sim.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    sim.add_argument("--render", action="store_true", help="render a clip into OUT/render/")
+    _add_render_arguments(sim)
     sim.set_defaults(handler=_cmd_sim)
+    render = sub.add_parser("render", help="render a trajectory.npz to videos and arrays")
+    render.add_argument("trajectory", help="trajectory file written by `emu4d sim`")
+    render.add_argument("-o", "--out", required=True, help="output directory")
+    render.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_render_arguments(render)
+    render.set_defaults(handler=_cmd_render)
     return parser
 
 

@@ -15,7 +15,43 @@ import mpm
 from emu4d.scene import Scene
 from mpm.fileio import atomic_directory
 
+DEFAULT_PASSES = ("rgb", "depth", "mask", "flow")
+
 logger = logging.getLogger("emu4d.app")
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How to render a trajectory: camera path kind ("orbit", "static", "dolly", "follow"),
+    image size (width, height) [px], passes, PNG sequences too, shadows."""
+
+    camera: str = "orbit"
+    size: tuple[int, int] = (512, 512)
+    passes: tuple[str, ...] = DEFAULT_PASSES
+    png: bool = False
+    shadows: bool = True
+
+
+def render_trajectory(
+    traj: mpm.Trajectory, out_dir: str | Path, options: RenderOptions, progress: bool = True
+) -> list[Path]:
+    """Render ``traj`` and write videos, a contact sheet, raw arrays and a diagnostics plot
+    into ``out_dir`` (see video_bridge.outputs.write_render_outputs)."""
+    from video_bridge import plot_diagnostics, render, write_render_outputs
+
+    result = render(
+        traj,
+        options.camera,
+        size=options.size,
+        passes=options.passes,
+        shadows=options.shadows,
+        progress=progress,
+    )
+    fps = traj.fps if traj.num_frames > 1 else 30.0
+    files = write_render_outputs(result, out_dir, fps=fps, png=options.png)
+    if traj.diagnostics:
+        files.append(plot_diagnostics(traj, Path(out_dir) / "diagnostics.png"))
+    return files
 
 
 @dataclass(frozen=True)
@@ -59,11 +95,14 @@ def _metrics(scene: Scene, traj: mpm.Trajectory, wall_time: float) -> dict[str, 
 
 
 def simulate_scene(
-    scene: Scene, out_dir: str | Path | None = None, progress: bool = True
+    scene: Scene,
+    out_dir: str | Path | None = None,
+    progress: bool = True,
+    render: RenderOptions | None = None,
 ) -> SimulationResult:
-    """Run a scene and, when ``out_dir`` is given, write trajectory.npz, metrics.json and the
-    export formats of ``[export]``. The directory is replaced atomically: a failed run leaves
-    an earlier output untouched."""
+    """Run a scene and, when ``out_dir`` is given, write trajectory.npz, metrics.json, the
+    export formats of ``[export]`` and, with ``render``, a rendered clip in ``render/``. The
+    directory is replaced atomically: a failed run leaves an earlier output untouched."""
     sim, run = scene.build()
     start = time.perf_counter()
     traj = sim.run(duration=run.duration, fps=run.fps, progress=progress)
@@ -88,6 +127,8 @@ def simulate_scene(
             if fmt == "obj" and tracks is None:
                 continue
             traj.export(fmt, target, tracks=tracks, progress=progress)
+        if render is not None:
+            render_trajectory(traj, tmp / "render", render, progress=progress)
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     files = sorted(p for p in out_dir.rglob("*") if p.is_file())
     logger.info("wrote %d files to %s", len(files), out_dir)

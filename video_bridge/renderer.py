@@ -19,6 +19,7 @@ from mpm.export import particle_radii
 from mpm.trajectory import Track, Trajectory
 from video_bridge import shaders
 from video_bridge.camera import Camera, CameraPath
+from video_bridge.colorize import GROUND_ID
 from video_bridge.errors import CameraError, RenderError
 from video_bridge.gl import get_context
 
@@ -26,7 +27,6 @@ logger = logging.getLogger("emu4d.video_bridge")
 
 PASSES = ("rgb", "depth", "mask", "normals", "flow")
 BACKGROUND_ID = 0
-GROUND_ID = 1
 _PALETTE = (
     (0.90, 0.35, 0.30),
     (0.25, 0.55, 0.90),

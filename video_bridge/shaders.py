@@ -40,28 +40,23 @@ MESH_VERTEX = """
 #version 330
 uniform mat4 view;
 uniform mat4 proj;
-uniform mat4 next_view_proj;
 uniform mat4 light_view_proj;
-uniform vec2 image_size;
 in vec3 in_pos;
 in vec3 in_next;
 in vec3 in_normal;
 out vec3 v_world;
+out vec3 v_next;
 out vec3 v_normal;
 out float v_depth;
-out vec2 v_flow;
 out vec4 v_light;
-
-vec2 to_pixel(vec4 clip) { return (clip.xy / clip.w * 0.5 + 0.5) * image_size - 0.5; }
 
 void main() {
     vec4 cam = view * vec4(in_pos, 1.0);
-    vec4 clip = proj * cam;
-    gl_Position = clip;
+    gl_Position = proj * cam;
     v_world = in_pos;
+    v_next = in_next;      // affine over the triangle, so interpolation is exact
     v_normal = in_normal;
     v_depth = cam.z;
-    v_flow = to_pixel(next_view_proj * vec4(in_next, 1.0)) - to_pixel(clip);
     v_light = light_view_proj * vec4(in_pos, 1.0);
 }
 """
@@ -74,10 +69,12 @@ uniform float track_id;
 uniform vec3 camera_pos;
 uniform int checker;
 uniform float checker_size;
+uniform mat4 next_view_proj;
+uniform vec2 image_size;
 in vec3 v_world;
+in vec3 v_next;
 in vec3 v_normal;
 in float v_depth;
-in vec2 v_flow;
 in vec4 v_light;
 """
     + _COMMON_OUTPUTS
@@ -91,9 +88,14 @@ void main() {
         float c = mod(floor(v_world.x / checker_size) + floor(v_world.y / checker_size), 2.0);
         base = mix(vec3(0.80), vec3(0.62), c);
     }
+    // forward flow of the surface point seen at this pixel centre, computed per fragment:
+    // per-vertex flow is not affine in the image and breaks on large or clipped triangles
+    vec4 next_clip = next_view_proj * vec4(v_next, 1.0);
+    vec2 next_pixel = (next_clip.xy / next_clip.w * 0.5 + 0.5) * image_size - 0.5;
+    vec2 flow = next_pixel - (gl_FragCoord.xy - 0.5);
     out_color = vec4(shade(base, n, v_light), 1.0);
     out_normal_id = vec4(n, track_id);
-    out_flow_depth = vec4(v_flow, v_depth, 1.0);
+    out_flow_depth = vec4(flow, v_depth, 1.0);
 }
 """
 )
