@@ -6,9 +6,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.emu4d-installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench clean install
+.PHONY: demo test lint bench clean install sysdeps
 
-install: $(STAMP)
+install: $(STAMP) sysdeps
+
+# Debian packages for headless rendering (Mesa EGL), installed when missing
+sysdeps:
+	@bash .ci/system-deps.sh
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,15 +20,16 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) sysdeps
 	$(BIN)/emu4d sim assets/scenes/jelly_drop.toml -o out/demo --render
 
-test: $(STAMP)
+test: $(STAMP) sysdeps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP)
+bench: $(STAMP) sysdeps
 	$(BIN)/python benchmarks/mpm_throughput.py
+	$(BIN)/python benchmarks/render_throughput.py
 
 clean:
 	rm -rf out .pytest_cache

@@ -23,6 +23,7 @@ from video_bridge.colorize import (
 from video_bridge.errors import (
     CameraError,
     RenderBackendError,
+    RenderConfigError,
     RenderError,
     VideoCodecError,
     VideoError,
@@ -47,6 +48,7 @@ __all__ = [
     "CameraError",
     "CameraPath",
     "RenderBackendError",
+    "RenderConfigError",
     "RenderError",
     "RenderResult",
     "Renderer",

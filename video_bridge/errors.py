@@ -8,11 +8,12 @@ a :class:`ValueError`; failures of an external tool or driver (ffmpeg, OpenGL / 
 
 from __future__ import annotations
 
-from mpm.errors import MPMError
+from mpm.errors import ConfigError, MPMError
 
 __all__ = [
     "CameraError",
     "RenderBackendError",
+    "RenderConfigError",
     "RenderError",
     "VideoCodecError",
     "VideoError",
@@ -45,3 +46,8 @@ class RenderError(MPMError, RuntimeError):
 class RenderBackendError(RenderError):
     """No usable rendering backend (no EGL / OpenGL driver); the message names the packages to
     install."""
+
+
+class RenderConfigError(RenderError, ConfigError):
+    """A render request names something that does not exist (a pass, a track) or an invalid
+    image size; it is bad input, like a :class:`mpm.errors.ConfigError`."""

@@ -20,7 +20,7 @@ from mpm.trajectory import Track, Trajectory
 from video_bridge import shaders
 from video_bridge.camera import Camera, CameraPath
 from video_bridge.colorize import GROUND_ID
-from video_bridge.errors import CameraError, RenderError
+from video_bridge.errors import CameraError, RenderConfigError, RenderError
 from video_bridge.gl import get_context
 
 logger = logging.getLogger("emu4d.video_bridge")
@@ -95,7 +95,9 @@ def check_passes(passes: Sequence[str]) -> tuple[str, ...]:
     passes = tuple(passes)
     unknown = [p for p in passes if p not in PASSES]
     if unknown or not passes:
-        raise RenderError(f"unknown render pass(es) {unknown or passes}; valid passes: {PASSES}.")
+        raise RenderConfigError(
+            f"unknown render pass(es) {unknown or passes}; valid passes: {PASSES}."
+        )
     return passes
 
 
@@ -162,7 +164,7 @@ class Renderer:
     ) -> None:
         width, height = int(size[0]), int(size[1])
         if width < 1 or height < 1 or width > 8192 or height > 8192:
-            raise RenderError(f"image size must be within 1..8192 px, got {size}.")
+            raise RenderConfigError(f"image size must be within 1..8192 px, got {size}.")
         self.size = (width, height)
         self.shadows = bool(shadows)
         self.ctx = ctx = get_context()
@@ -318,7 +320,7 @@ class Renderer:
         names = list(tracks) if tracks is not None else default_tracks(traj)
         missing = [n for n in names if n not in traj.tracks]
         if missing or not names:
-            raise RenderError(
+            raise RenderConfigError(
                 f"unknown track(s) {missing or names}; available: {sorted(traj.tracks)}."
             )
         if len(camera_path) != traj.num_frames:
