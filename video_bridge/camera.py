@@ -184,13 +184,14 @@ class Camera:
         )
 
 
-def _scene_bounds(traj: Trajectory, tracks: Sequence[str] | None = None) -> np.ndarray:
+def scene_bounds(traj: Trajectory, tracks: Sequence[str] | None = None) -> np.ndarray:
     """(2, 3) min/max over all frames of the selected tracks [m]."""
     names = list(tracks) if tracks else list(traj.tracks)
     if not names:
         raise CameraError("the trajectory has no tracks to frame.")
-    lows = [traj.tracks[n].positions.reshape(-1, 3).min(axis=0) for n in names]
-    highs = [traj.tracks[n].positions.reshape(-1, 3).max(axis=0) for n in names]
+    # per-coordinate reductions: numpy reduces a strided (M, 3) array along axis 0 ~20x slower
+    lows = [[traj.tracks[n].positions[..., k].min() for k in range(3)] for n in names]
+    highs = [[traj.tracks[n].positions[..., k].max() for k in range(3)] for n in names]
     return np.stack([np.min(lows, axis=0), np.max(highs, axis=0)]).astype(np.float64)
 
 
@@ -303,7 +304,7 @@ class CameraPath:
     ) -> CameraPath:
         """A path that keeps the whole trajectory in view: "static", "orbit", "dolly" or
         "follow" (follows the first track), placed from the scene's bounding box."""
-        low, high = _scene_bounds(traj, tracks)
+        low, high = scene_bounds(traj, tracks)
         center = (low + high) / 2
         center[2] = low[2] + 0.4 * (high[2] - low[2])
         extent = float(np.linalg.norm(high - low))

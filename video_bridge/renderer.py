@@ -1,8 +1,10 @@
 """Render a :class:`mpm.Trajectory` headlessly: RGB, metric depth, instance mask, normals and
 forward optical flow from the known 3D motion (not estimated from pixels).
 
-Mesh tracks are drawn as triangles, particle tracks as sphere impostors of the particle radius,
-over a checkered ground plane lit by a directional light with shadow mapping (moderngl, EGL).
+Mesh tracks are drawn as triangles by OpenGL (moderngl on EGL) over a checkered ground plane lit
+by a directional light with shadow mapping; particle tracks are splatted as sphere impostors of
+the particle radius by a Warp kernel into the same buffers (depth-tested against the meshes,
+casting and receiving shadows), since a CPU OpenGL processes points one by one.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from kernels.warp.splat import ParticleSplatter
 from mpm.export import particle_radii
 from mpm.trajectory import Track, Trajectory
 from video_bridge import shaders
-from video_bridge.camera import Camera, CameraPath
+from video_bridge.camera import Camera, CameraPath, scene_bounds
 from video_bridge.colorize import GROUND_ID
 from video_bridge.errors import CameraError, RenderConfigError, RenderError
 from video_bridge.gl import get_context
@@ -85,9 +88,48 @@ class _Drawable:
     track_id: int
     color: tuple[float, float, float]
     radii: np.ndarray | None = None
+    faces: np.ndarray | None = None
+    incidence: Any = None
     buffers: dict[str, Any] = field(default_factory=dict)
     vao: Any = None
     shadow_vao: Any = None
+
+
+class _ParticleSet:
+    """All particle tracks concatenated, for one splatting launch per frame."""
+
+    def __init__(self, drawables: list[_Drawable]) -> None:
+        self.drawables = drawables
+        if not drawables:
+            return
+        self.radii = np.concatenate([d.radii for d in drawables]).astype(np.float32)
+        self.colors = np.concatenate(
+            [np.tile(np.float32(d.color), (d.track.num_points, 1)) for d in drawables]
+        )
+        self.ids = np.concatenate(
+            [np.full(d.track.num_points, d.track_id, np.int32) for d in drawables]
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.drawables)
+
+    def positions(self, t: int, nxt: int) -> tuple[np.ndarray, np.ndarray]:
+        """Centres at frames t and nxt, (N, 3) float32 each (empty when no particles)."""
+        if not self.drawables:
+            empty = np.zeros((0, 3), np.float32)
+            return empty, empty
+        current = np.concatenate([d.track.positions[t] for d in self.drawables])
+        following = np.concatenate([d.track.positions[nxt] for d in self.drawables])
+        return current.astype(np.float32), following.astype(np.float32)
+
+
+def _splat_camera(camera: Camera) -> dict[str, Any]:
+    return {
+        "view": camera.world_to_camera,
+        "camera_to_world": camera.camera_to_world,
+        "intrinsics": (camera.fx, camera.fy, camera.cx, camera.cy),
+        "near": camera.near,
+    }
 
 
 def check_passes(passes: Sequence[str]) -> tuple[str, ...]:
@@ -99,6 +141,23 @@ def check_passes(passes: Sequence[str]) -> tuple[str, ...]:
             f"unknown render pass(es) {unknown or passes}; valid passes: {PASSES}."
         )
     return passes
+
+
+# default colours by constitutive model, so that sand looks like sand and water like water
+_MATERIAL_COLORS = {
+    "DruckerPrager": (0.86, 0.72, 0.48),
+    "Fluid": (0.25, 0.55, 0.95),
+    "Snow": (0.93, 0.95, 0.98),
+    "VonMises": (0.72, 0.50, 0.36),
+}
+
+
+def _material_color(traj: Trajectory, track: Track) -> tuple[float, float, float] | None:
+    """Colour for the material of the track's object, from the trajectory metadata."""
+    for obj in traj.metadata.get("objects", []):
+        if obj.get("name") == track.object_name:
+            return _MATERIAL_COLORS.get(obj.get("material", {}).get("type"))
+    return None
 
 
 def default_tracks(traj: Trajectory) -> list[str]:
@@ -119,23 +178,27 @@ def ground_height(traj: Trajectory) -> float | None:
     return None
 
 
-def _vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area-weighted vertex normals (V, 3) float32."""
+def vertex_face_matrix(faces: np.ndarray, num_vertices: int) -> Any:
+    """Sparse (V, F) incidence matrix: summing face normals onto vertices is one product."""
+    from scipy.sparse import csr_matrix
+
+    rows = np.asarray(faces, dtype=np.int64).ravel()
+    cols = np.repeat(np.arange(len(faces)), 3)
+    return csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(num_vertices, len(faces)))
+
+
+def vertex_normals(vertices: np.ndarray, faces: np.ndarray, incidence: Any) -> np.ndarray:
+    """Area-weighted unit vertex normals (V, 3) float32."""
     v = vertices.astype(np.float64)
     face_n = np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]])
-    normals = np.zeros_like(v)
-    for corner in range(3):
-        for axis in range(3):
-            normals[:, axis] += np.bincount(
-                faces[:, corner], weights=face_n[:, axis], minlength=len(v)
-            )
-    length = np.linalg.norm(normals, axis=1, keepdims=True)
+    normals = incidence @ face_n
+    length = np.sqrt((normals * normals).sum(axis=1, keepdims=True))
     return (normals / np.maximum(length, 1e-12)).astype(np.float32)
 
 
 def _light_matrix(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, float]:
-    """Orthographic world -> light clip matrix covering the box, and its pixels per metre
-    scale factor (times the shadow map size)."""
+    """Orthographic world -> light clip matrix covering the box, and its scale: clip units per
+    metre / 2 (times the shadow map size: texels per metre)."""
     center = (low + high) / 2
     radius = float(np.linalg.norm(high - low)) / 2 + 1e-3
     forward = _LIGHT_DIR
@@ -160,8 +223,13 @@ class Renderer:
     """A reusable renderer of trajectories at one image size."""
 
     def __init__(
-        self, size: tuple[int, int] = (512, 512), shadows: bool = True, shadow_map: int = 1024
+        self,
+        size: tuple[int, int] = (512, 512),
+        shadows: bool = True,
+        shadow_map: int | None = None,
     ) -> None:
+        """``shadow_map``: light depth-map resolution [texels]; default twice the larger image
+        side, within 512..2048, so a shadow texel is about half an image pixel."""
         width, height = int(size[0]), int(size[1])
         if width < 1 or height < 1 or width > 8192 or height > 8192:
             raise RenderConfigError(f"image size must be within 1..8192 px, got {size}.")
@@ -174,14 +242,8 @@ class Renderer:
         self.mesh_prog = ctx.program(
             vertex_shader=shaders.MESH_VERTEX, fragment_shader=shaders.MESH_FRAGMENT
         )
-        self.points_prog = ctx.program(
-            vertex_shader=shaders.POINTS_VERTEX, fragment_shader=shaders.POINTS_FRAGMENT
-        )
         self.shadow_mesh_prog = ctx.program(
             vertex_shader=shaders.SHADOW_MESH_VERTEX, fragment_shader=shaders.SHADOW_FRAGMENT
-        )
-        self.shadow_points_prog = ctx.program(
-            vertex_shader=shaders.SHADOW_POINTS_VERTEX, fragment_shader=shaders.SHADOW_FRAGMENT
         )
         self.color_tex = ctx.texture(self.size, 4, dtype="f1")
         self.normal_tex = ctx.texture(self.size, 4, dtype="f4")
@@ -191,16 +253,25 @@ class Renderer:
             color_attachments=[self.color_tex, self.normal_tex, self.geo_tex],
             depth_attachment=self.depth_rb,
         )
+        if shadow_map is None:
+            shadow_map = int(np.clip(2 * max(width, height), 512, 2048))
         self.shadow_size = int(shadow_map)
         self.shadow_tex = ctx.depth_texture((self.shadow_size, self.shadow_size))
         self.shadow_tex.compare_func = "<="
         self.shadow_tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
         self.shadow_fbo = ctx.framebuffer(depth_attachment=self.shadow_tex)
+        # particles are small and many: their light map at half resolution costs a quarter
+        self.particle_shadow_size = max(self.shadow_size // 2, 1)
+        psize = (self.particle_shadow_size, self.particle_shadow_size)
+        self.particle_shadow_tex = ctx.texture(psize, 1, dtype="f4")
+        self.particle_shadow_tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        self._empty_particle_shadow = np.ones(psize[::-1], np.float32)
+        self.splatter = ParticleSplatter(width, height)
 
     def release(self) -> None:
         """Free the GL objects."""
         for obj in (self.fbo, self.shadow_fbo, self.color_tex, self.normal_tex, self.geo_tex,
-                    self.depth_rb, self.shadow_tex):  # fmt: skip
+                    self.depth_rb, self.shadow_tex, self.particle_shadow_tex):  # fmt: skip
             obj.release()
 
     # -- scene setup ---------------------------------------------------------------------------
@@ -215,10 +286,13 @@ class Renderer:
         drawables = []
         for index, name in enumerate(names):
             track = traj.tracks[name]
-            color = tuple(float(c) for c in (colors or {}).get(name, _PALETTE[index % 8]))
+            default = _material_color(traj, track) or _PALETTE[index % len(_PALETTE)]
+            color = tuple(float(c) for c in (colors or {}).get(name, default))
             d = _Drawable(name=name, track=track, track_id=index + 2, color=color)  # type: ignore[arg-type]
             n = track.num_points
             if track.kind == "mesh":
+                d.faces = np.asarray(track.faces, dtype=np.int64)
+                d.incidence = vertex_face_matrix(d.faces, n)
                 d.buffers = {
                     "pos": ctx.buffer(reserve=n * 12),
                     "next": ctx.buffer(reserve=n * 12),
@@ -241,23 +315,6 @@ class Renderer:
                 )
             else:
                 d.radii = particle_radii(track)
-                d.buffers = {
-                    "pos": ctx.buffer(reserve=n * 12),
-                    "next": ctx.buffer(reserve=n * 12),
-                    "radius": ctx.buffer(d.radii.astype(np.float32).tobytes()),
-                }
-                d.vao = ctx.vertex_array(
-                    self.points_prog,
-                    [
-                        (d.buffers["pos"], "3f", "in_pos"),
-                        (d.buffers["next"], "3f", "in_next"),
-                        (d.buffers["radius"], "1f", "in_radius"),
-                    ],
-                )
-                d.shadow_vao = ctx.vertex_array(
-                    self.shadow_points_prog,
-                    [(d.buffers["pos"], "3f", "in_pos"), (d.buffers["radius"], "1f", "in_radius")],
-                )
             drawables.append(d)
         plane = None
         if ground is not None:
@@ -299,8 +356,7 @@ class Renderer:
         current = np.ascontiguousarray(positions[frame], dtype=np.float32)
         d.buffers["pos"].write(current.tobytes())
         d.buffers["next"].write(np.ascontiguousarray(positions[next_frame], np.float32).tobytes())
-        if d.track.kind == "mesh":
-            d.buffers["normal"].write(_vertex_normals(current, d.track.faces).tobytes())
+        d.buffers["normal"].write(vertex_normals(current, d.faces, d.incidence).tobytes())
 
     # -- drawing -------------------------------------------------------------------------------
     def render(
@@ -357,38 +413,19 @@ class Renderer:
             out["normals"] = np.zeros((T, height, width, 3), np.float32)
         if "flow" in passes:
             out["flow"] = np.zeros((T, height, width, 2), np.float32)
-        need_aux = any(p in passes for p in ("depth", "mask", "normals", "flow"))
+        meshes = [d for d in drawables if d.track.kind == "mesh"]
+        particles = _ParticleSet([d for d in drawables if d.track.kind == "points"])
         object_pixels = 0
         try:
             for t in tqdm(range(T), desc="render", unit="frame", disable=not progress):
                 nxt = min(t + 1, T - 1)
-                for d in drawables:
-                    self._upload(d, t, nxt)
-                if self.shadows:
-                    self._shadow_pass(drawables, light_vp, light_scale)
-                self._color_pass(drawables, plane, camera_path[t], camera_path[nxt], light_vp)
-                if "rgb" in passes:
-                    raw = self.fbo.read(attachment=0, components=4, alignment=1)
-                    rgba = np.frombuffer(raw, np.uint8).reshape(height, width, 4)
-                    out["rgb"][t] = np.where(rgba[..., 3:] > 0, rgba[..., :3], _SKY)
-                if need_aux:
-                    normal_id = np.frombuffer(
-                        self.fbo.read(attachment=1, components=4, dtype="f4"), np.float32
-                    ).reshape(height, width, 4)
-                    ids = np.rint(normal_id[..., 3]).astype(np.uint16)
-                    object_pixels += int(np.count_nonzero(ids >= 2))
-                    if "mask" in passes:
-                        out["mask"][t] = ids
-                    if "normals" in passes:
-                        out["normals"][t] = normal_id[..., :3]
-                    if "depth" in passes or ("flow" in passes and t < T - 1):
-                        geo = np.frombuffer(
-                            self.fbo.read(attachment=2, components=4, dtype="f4"), np.float32
-                        ).reshape(height, width, 4)
-                        if "depth" in passes:
-                            out["depth"][t] = geo[..., 2]
-                        if "flow" in passes and t < T - 1:
-                            out["flow"][t] = geo[..., :2]
+                frame = self._render_frame(
+                    meshes, particles, plane, t, nxt, camera_path, light_vp, light_scale
+                )
+                object_pixels += int(np.count_nonzero(frame["mask"] >= 2))
+                for name, value in frame.items():
+                    if name in out and (name != "flow" or t < T - 1):
+                        out[name][t] = value
         finally:
             for d in [*drawables, *([plane] if plane else [])]:
                 for buffer in d.buffers.values():
@@ -396,7 +433,7 @@ class Renderer:
                 for vao in (d.vao, d.shadow_vao):
                     if vao is not None:
                         vao.release()
-        if need_aux and object_pixels == 0:
+        if object_pixels == 0:
             raise CameraError(
                 "the camera sees none of the rendered tracks in any frame; aim it at the scene "
                 "(e.g. CameraPath.framing(traj)) or widen fov_y."
@@ -411,25 +448,87 @@ class Renderer:
             **out,
         )
 
-    def _shadow_pass(self, drawables: list[_Drawable], light_vp: np.ndarray, scale: float) -> None:
+    def _render_frame(
+        self,
+        meshes: list[_Drawable],
+        particles: _ParticleSet,
+        plane: _Drawable | None,
+        t: int,
+        nxt: int,
+        camera_path: CameraPath,
+        light_vp: np.ndarray,
+        light_scale: float,
+    ) -> dict[str, np.ndarray]:
+        """All passes of frame ``t`` as (H, W, ...) arrays."""
+        width, height = self.size
+        for d in meshes:
+            self._upload(d, t, nxt)
+        centers, next_centers = particles.positions(t, nxt)
+        particle_shadow = self._empty_particle_shadow
+        if self.shadows:
+            self._shadow_pass(meshes, light_vp)
+            if particles:
+                particle_shadow = self.splatter.light_depth(
+                    centers, particles.radii, _LIGHT_DIR, light_vp,
+                    light_scale * self.particle_shadow_size, self.particle_shadow_size,
+                )  # fmt: skip
+            self.particle_shadow_tex.write(particle_shadow)
+        camera, next_camera = camera_path[t], camera_path[nxt]
+        self._color_pass(meshes, plane, camera, next_camera, light_vp)
+        rgba = np.frombuffer(
+            self.fbo.read(attachment=0, components=4, alignment=1), np.uint8
+        ).reshape(height, width, 4)
+        normal_id = np.frombuffer(
+            self.fbo.read(attachment=1, components=4, dtype="f4"), np.float32
+        ).reshape(height, width, 4)
+        geo = np.frombuffer(
+            self.fbo.read(attachment=2, components=4, dtype="f4"), np.float32
+        ).reshape(height, width, 4)
+        frame = {
+            "rgb": np.where(rgba[..., 3:] > 0, rgba[..., :3], _SKY),
+            "depth": np.ascontiguousarray(geo[..., 2]),
+            "mask": np.rint(normal_id[..., 3]).astype(np.uint16),
+            "normals": np.ascontiguousarray(normal_id[..., :3]),
+            "flow": np.ascontiguousarray(geo[..., :2]),
+        }
+        if particles:
+            mesh_shadow = self._empty_particle_shadow
+            if self.shadows:
+                mesh_shadow = np.frombuffer(self.shadow_tex.read(), np.float32).reshape(
+                    self.shadow_size, self.shadow_size
+                )
+            self.splatter.splat(
+                centers,
+                next_centers,
+                particles.radii,
+                particles.colors,
+                particles.ids,
+                _splat_camera(camera),
+                _splat_camera(next_camera),
+                {
+                    "dir": _LIGHT_DIR,
+                    "view_proj": light_vp,
+                    "depth_per_meter": 0.5 * light_scale,
+                    "use_shadow": int(self.shadows),
+                    "mesh_shadow": mesh_shadow,
+                    "particle_shadow": particle_shadow,
+                },
+                frame,
+            )
+        return frame
+
+    def _shadow_pass(self, meshes: list[_Drawable], light_vp: np.ndarray) -> None:
         ctx, mgl = self.ctx, self._moderngl
         self.shadow_fbo.use()
         self.shadow_fbo.clear(depth=1.0)
-        ctx.enable(mgl.DEPTH_TEST | mgl.PROGRAM_POINT_SIZE)
+        ctx.enable(mgl.DEPTH_TEST)
         self.shadow_mesh_prog["light_view_proj"].write(_gl(light_vp))
-        self.shadow_points_prog["light_view_proj"].write(_gl(light_vp))
-        self.shadow_points_prog["pixels_per_meter"].value = scale * self.shadow_size
-        for d in drawables:
-            if d.track.kind == "mesh":
-                self.shadow_mesh_prog["round_points"].value = 0
-                d.shadow_vao.render(mgl.TRIANGLES)
-            else:
-                self.shadow_points_prog["round_points"].value = 1
-                d.shadow_vao.render(mgl.POINTS)
+        for d in meshes:
+            d.shadow_vao.render(mgl.TRIANGLES)
 
     def _color_pass(
         self,
-        drawables: list[_Drawable],
+        meshes: list[_Drawable],
         plane: _Drawable | None,
         camera: Camera,
         next_camera: Camera,
@@ -441,40 +540,30 @@ class Renderer:
         # every target starts at zero (id 0 = background); the sky colour is composited from
         # the colour target's alpha after read-back
         self.fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
-        ctx.enable(mgl.DEPTH_TEST | mgl.PROGRAM_POINT_SIZE)
+        ctx.enable(mgl.DEPTH_TEST)
         self.shadow_tex.use(location=0)
-        proj = camera.gl_projection()
-        view = camera.world_to_camera
-        next_vp = next_camera.gl_projection() @ next_camera.world_to_camera
-        size = (float(self.size[0]), float(self.size[1]))
-        for prog in (self.mesh_prog, self.points_prog):
-            prog["view"].write(_gl(view))
-            prog["proj"].write(_gl(proj))
-            prog["next_view_proj"].write(_gl(next_vp))
-            prog["image_size"].value = size
-            prog["light_dir"].value = tuple(_LIGHT_DIR.tolist())
-            prog["shadow_map"].value = 0
-            prog["use_shadow"].value = int(self.shadows)
-            prog["shadow_texel"].value = 1.0 / self.shadow_size
-        self.mesh_prog["light_view_proj"].write(_gl(light_vp))
-        self.mesh_prog["camera_pos"].value = tuple(camera.position.tolist())
-        self.points_prog["fy"].value = float(camera.fy)
-        self.points_prog["camera_to_world"].write(_gl(camera.camera_to_world))
-        self.points_prog["light_view_proj"].write(_gl(light_vp))
-        self.points_prog["depth_a"].value = float(proj[2, 2])
-        self.points_prog["depth_b"].value = float(proj[2, 3])
+        self.particle_shadow_tex.use(location=1)
+        prog = self.mesh_prog
+        prog["view"].write(_gl(camera.world_to_camera))
+        prog["proj"].write(_gl(camera.gl_projection()))
+        prog["next_view_proj"].write(
+            _gl(next_camera.gl_projection() @ next_camera.world_to_camera)
+        )
+        prog["image_size"].value = (float(self.size[0]), float(self.size[1]))
+        prog["light_dir"].value = tuple(_LIGHT_DIR.tolist())
+        prog["shadow_map"].value = 0
+        prog["particle_shadow"].value = 1
+        prog["use_shadow"].value = int(self.shadows)
+        prog["shadow_texel"].value = 1.0 / self.shadow_size
+        prog["light_view_proj"].write(_gl(light_vp))
+        prog["camera_pos"].value = tuple(camera.position.tolist())
         if plane is not None:
-            self.mesh_prog["checker"].value = 1
-            self.mesh_prog["checker_size"].value = 0.1
+            prog["checker"].value = 1
+            prog["checker_size"].value = 0.1
             self._draw_mesh(plane)
-        self.mesh_prog["checker"].value = 0
-        for d in drawables:
-            if d.track.kind == "mesh":
-                self._draw_mesh(d)
-            else:
-                self.points_prog["color"].value = d.color
-                self.points_prog["track_id"].value = float(d.track_id)
-                d.vao.render(mgl.POINTS)
+        prog["checker"].value = 0
+        for d in meshes:
+            self._draw_mesh(d)
 
     def _draw_mesh(self, d: _Drawable) -> None:
         self.mesh_prog["color"].value = d.color
@@ -483,9 +572,8 @@ class Renderer:
 
 
 def _bounds(traj: Trajectory, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    lows = [traj.tracks[n].positions.reshape(-1, 3).min(axis=0) for n in names]
-    highs = [traj.tracks[n].positions.reshape(-1, 3).max(axis=0) for n in names]
-    return np.min(lows, axis=0).astype(np.float64), np.max(highs, axis=0).astype(np.float64)
+    low, high = scene_bounds(traj, names)
+    return low, high
 
 
 def _check_visible(camera: Camera, low: np.ndarray, high: np.ndarray) -> None:

@@ -1,6 +1,7 @@
-"""GLSL 3.30 programs of the renderer.
+"""GLSL 3.30 programs of the renderer (meshes and the ground; particles are splatted on the
+CPU by ``kernels.warp.splat``, which is much faster than GL points on a CPU OpenGL).
 
-Every colour program writes three targets: 0 shaded RGB (RGBA8); 1 world normal + instance id
+The colour program writes three targets: 0 shaded RGB (RGBA8); 1 world normal + instance id
 (RGBA32F); 2 forward flow in pixels, camera depth z [m] and coverage (RGBA32F). Clip space comes
 from the OpenCV-convention projection of ``video_bridge.camera.Camera.gl_projection``.
 """
@@ -15,7 +16,8 @@ layout(location = 2) out vec4 out_flow_depth;
 
 _SHADING = """
 uniform vec3 light_dir;          // direction the light travels (world, unit)
-uniform sampler2DShadow shadow_map;
+uniform sampler2DShadow shadow_map;  // meshes, rendered by GL
+uniform sampler2D particle_shadow;   // particles, splatted on the CPU (1.0 = empty)
 uniform int use_shadow;
 uniform float shadow_texel;
 
@@ -24,10 +26,14 @@ float shadow_factor(vec4 light_clip) {
     vec3 p = light_clip.xyz / light_clip.w * 0.5 + 0.5;
     if (p.x < 0.0 || p.x > 1.0 || p.y < 0.0 || p.y > 1.0 || p.z > 1.0) return 1.0;
     float lit = 0.0;
-    for (int i = -1; i <= 1; ++i)
-        for (int j = -1; j <= 1; ++j)
-            lit += texture(shadow_map, vec3(p.xy + vec2(i, j) * shadow_texel, p.z - 0.002));
-    return lit / 9.0;
+    // 2x2 taps half a texel apart; each mesh-map tap is itself a bilinear 2x2 comparison
+    for (int i = 0; i < 2; ++i)
+        for (int j = 0; j < 2; ++j) {
+            vec2 uv = p.xy + (vec2(i, j) - 0.5) * shadow_texel;
+            float particle = texture(particle_shadow, uv).r >= p.z - 0.002 ? 1.0 : 0.0;
+            lit += texture(shadow_map, vec3(uv, p.z - 0.002)) * particle;
+        }
+    return lit / 4.0;
 }
 
 vec3 shade(vec3 base, vec3 n, vec4 light_clip) {
@@ -100,67 +106,6 @@ void main() {
 """
 )
 
-POINTS_VERTEX = """
-#version 330
-uniform mat4 view;
-uniform mat4 proj;
-uniform mat4 next_view_proj;
-uniform vec2 image_size;
-uniform float fy;
-in vec3 in_pos;
-in vec3 in_next;
-in float in_radius;
-out vec3 v_center;
-out float v_radius;
-out vec2 v_flow;
-
-vec2 to_pixel(vec4 clip) { return (clip.xy / clip.w * 0.5 + 0.5) * image_size - 0.5; }
-
-void main() {
-    vec4 cam = view * vec4(in_pos, 1.0);
-    vec4 clip = proj * cam;
-    gl_Position = clip;
-    gl_PointSize = max(2.0 * in_radius * fy / max(cam.z, 1e-6), 1.0);
-    v_center = cam.xyz;
-    v_radius = in_radius;
-    v_flow = to_pixel(next_view_proj * vec4(in_next, 1.0)) - to_pixel(clip);
-}
-"""
-
-POINTS_FRAGMENT = (
-    """
-#version 330
-uniform vec3 color;
-uniform float track_id;
-uniform mat4 camera_to_world;
-uniform mat4 light_view_proj;
-uniform float depth_a;   // clip z = depth_a * z + depth_b, clip w = z
-uniform float depth_b;
-in vec3 v_center;
-in float v_radius;
-in vec2 v_flow;
-"""
-    + _COMMON_OUTPUTS
-    + _SHADING
-    + """
-void main() {
-    // sphere impostor: camera +x is window +x, camera +y is window +y (flipped projection)
-    vec2 d = vec2(2.0 * gl_PointCoord.x - 1.0, 1.0 - 2.0 * gl_PointCoord.y);
-    float r2 = dot(d, d);
-    if (r2 > 1.0) discard;
-    vec3 n_cam = vec3(d, -sqrt(1.0 - r2));
-    vec3 surface = v_center + v_radius * n_cam;
-    float ndc = (depth_a * surface.z + depth_b) / surface.z;
-    gl_FragDepth = 0.5 * ndc + 0.5;
-    vec3 n = normalize(mat3(camera_to_world) * n_cam);
-    vec4 world = camera_to_world * vec4(surface, 1.0);
-    out_color = vec4(shade(color, n, light_view_proj * world), 1.0);
-    out_normal_id = vec4(n, track_id);
-    out_flow_depth = vec4(v_flow, surface.z, 1.0);
-}
-"""
-)
-
 SHADOW_MESH_VERTEX = """
 #version 330
 uniform mat4 light_view_proj;
@@ -168,22 +113,7 @@ in vec3 in_pos;
 void main() { gl_Position = light_view_proj * vec4(in_pos, 1.0); }
 """
 
-SHADOW_POINTS_VERTEX = """
-#version 330
-uniform mat4 light_view_proj;
-uniform float pixels_per_meter;
-in vec3 in_pos;
-in float in_radius;
-void main() {
-    gl_Position = light_view_proj * vec4(in_pos, 1.0);
-    gl_PointSize = max(2.0 * in_radius * pixels_per_meter, 1.0);
-}
-"""
-
 SHADOW_FRAGMENT = """
 #version 330
-uniform int round_points;
-void main() {
-    if (round_points == 1 && length(2.0 * gl_PointCoord - 1.0) > 1.0) discard;
-}
+void main() {}
 """
