@@ -40,14 +40,26 @@ def _offset(i: int, j: int, fp: wp.vec4, forced: int) -> wp.vec3:
 
 
 @wp.func
-def _pixel_range(fp: wp.vec4, width: int, height: int) -> wp.vec4i:
-    """Pixel box (i0, i1, j0, j1) inclusive; i1 < i0 when empty; forced to one pixel when the
-    footprint misses every pixel centre (sub-pixel particles stay visible)."""
+def _covers_a_pixel(fp: wp.vec4) -> int:
+    """1 when some pixel centre lies inside the footprint ellipse."""
+    for j in range(int(wp.ceil(fp[1] - fp[3])), int(wp.floor(fp[1] + fp[3])) + 1):
+        for i in range(int(wp.ceil(fp[0] - fp[2])), int(wp.floor(fp[0] + fp[2])) + 1):
+            dx = (float(i) - fp[0]) / fp[2]
+            dy = (float(j) - fp[1]) / fp[3]
+            if dx * dx + dy * dy <= 1.0:
+                return 1
+    return 0
+
+
+@wp.func
+def _pixel_range(fp: wp.vec4, forced: int, width: int, height: int) -> wp.vec4i:
+    """Pixel box (i0, i1, j0, j1) inclusive, clipped to the image (i1 < i0 when empty); the
+    single nearest pixel when ``forced`` (a footprint between pixel centres still shows)."""
     i0 = int(wp.ceil(fp[0] - fp[2]))
     i1 = int(wp.floor(fp[0] + fp[2]))
     j0 = int(wp.ceil(fp[1] - fp[3]))
     j1 = int(wp.floor(fp[1] + fp[3]))
-    if i1 < i0 or j1 < j0:
+    if forced == 1:
         i0 = int(wp.round(fp[0]))
         i1 = i0
         j0 = int(wp.round(fp[1]))
@@ -73,12 +85,8 @@ def splat_depth(
     height = depth_key.shape[0]
     width = depth_key.shape[1]
     fp = _footprint(cam, radii[p], intrinsics[0], intrinsics[1], intrinsics[2], intrinsics[3])
-    box = _pixel_range(fp, width, height)
-    forced = 0
-    if int(wp.ceil(fp[0] - fp[2])) > int(wp.floor(fp[0] + fp[2])) or int(
-        wp.ceil(fp[1] - fp[3])
-    ) > int(wp.floor(fp[1] + fp[3])):
-        forced = 1
+    forced = 1 - _covers_a_pixel(fp)
+    box = _pixel_range(fp, forced, width, height)
     for j in range(box[2], box[3] + 1):
         for i in range(box[0], box[1] + 1):
             d = _offset(i, j, fp, forced)
@@ -156,12 +164,8 @@ def splat_resolve(
     height = depth_key.shape[0]
     width = depth_key.shape[1]
     fp = _footprint(cam, radii[p], intrinsics[0], intrinsics[1], intrinsics[2], intrinsics[3])
-    box = _pixel_range(fp, width, height)
-    forced = 0
-    if int(wp.ceil(fp[0] - fp[2])) > int(wp.floor(fp[0] + fp[2])) or int(
-        wp.ceil(fp[1] - fp[3])
-    ) > int(wp.floor(fp[1] + fp[3])):
-        forced = 1
+    forced = 1 - _covers_a_pixel(fp)
+    box = _pixel_range(fp, forced, width, height)
     nxt = wp.transform_point(next_view, next_centers[p])
     next_u = next_intrinsics[0] * nxt[0] / nxt[2] + next_intrinsics[2]
     next_v = next_intrinsics[1] * nxt[1] / nxt[2] + next_intrinsics[3]
