@@ -2,6 +2,7 @@
 
     emu4d sim SCENE.toml -o OUT/ [--render]   simulate a scene file, write trajectory.npz + exports
     emu4d render TRAJ.npz -o OUT/             render RGB / depth / mask / flow videos and arrays
+    emu4d hoi SCENE.toml -o OUT/              a human punches / kicks / pushes / slaps an object
 """
 
 from __future__ import annotations
@@ -66,6 +67,18 @@ def _cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_hoi(args: argparse.Namespace) -> int:
+    from emu4d.hoi_scene import load_hoi_scene, run_hoi_scene
+
+    config = load_hoi_scene(args.scene)
+    options = None if args.no_render else _render_options(args)
+    metrics = run_hoi_scene(config, args.out, render=options, progress=not args.quiet)
+    keys = ("contact_time_s", "effector_speed_at_contact_m_s", "impulse_effector_cosine")
+    summary = {k: round(float(metrics[k]), 3) for k in keys}
+    print(f"wrote {args.out}: {json.dumps(summary)}")
+    return 0
+
+
 def _add_render_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--camera", default="orbit", choices=["orbit", "static", "dolly", "follow"],
@@ -92,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--render", action="store_true", help="render a clip into OUT/render/")
     _add_render_arguments(sim)
     sim.set_defaults(handler=_cmd_sim)
+    hoi = sub.add_parser("hoi", help="a human acts on an MPM object (scene file, TOML)")
+    hoi.add_argument("scene", help="HOI scene file, e.g. assets/scenes/punch_jelly.toml")
+    hoi.add_argument("-o", "--out", required=True, help="output directory")
+    hoi.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    hoi.add_argument("--no-render", action="store_true", help="skip the rendered clip")
+    _add_render_arguments(hoi)
+    hoi.set_defaults(handler=_cmd_hoi)
     render = sub.add_parser("render", help="render a trajectory.npz to videos and arrays")
     render.add_argument("trajectory", help="trajectory file written by `emu4d sim`")
     render.add_argument("-o", "--out", required=True, help="output directory")

@@ -21,7 +21,10 @@ from emu4d.cli import main
 from emu4d.scene import parse_scene
 from mpm.errors import ConfigError, TrajectoryError
 
-SHIPPED_SCENES = sorted((ASSETS_DIR / "scenes").glob("*.toml"))
+ALL_SCENES = sorted((ASSETS_DIR / "scenes").glob("*.toml"))
+# human-object scenes ([hoi] table) have their own schema and command (`emu4d hoi`)
+HOI_SCENES = [p for p in ALL_SCENES if p.read_text().lstrip().count("[hoi]")]
+SHIPPED_SCENES = [p for p in ALL_SCENES if p not in HOI_SCENES]
 
 SMALL_SCENE = """\
 # a jelly cube sliding on the ground: small enough for a test
@@ -80,6 +83,31 @@ def test_the_documented_scenes_are_shipped() -> None:
     """README lists jelly_drop, sand_pile, water_dam_break and plasticine_strike."""
     names = {p.stem for p in SHIPPED_SCENES}
     assert {"jelly_drop", "sand_pile", "water_dam_break", "plasticine_strike"} <= names
+
+
+@pytest.mark.parametrize("path", HOI_SCENES, ids=lambda p: p.stem)
+def test_shipped_hoi_scene_parses(
+    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every human-object scene loads with its schema from any working directory."""
+    from emu4d.hoi_scene import load_hoi_scene
+
+    monkeypatch.chdir(tmp_path)
+    config = load_hoi_scene(path)
+    assert config["hoi"]["action"] in ("punch", "kick", "push", "slap")
+
+
+def test_hoi_scene_typo_names_closest_key(tmp_path: Path) -> None:
+    from emu4d.hoi_scene import load_hoi_scene
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[hoi]\naction = "punch"\ncontact_tme = 0.8\n[object]\n'
+        'shape = { type = "box", size = [0.2, 0.2, 0.2], center = [0, 0, 1.3] }\n'
+        'material = "jelly"\n'
+    )
+    with pytest.raises(ConfigError, match="Did you mean 'contact_time'"):
+        load_hoi_scene(bad)
 
 
 @pytest.mark.parametrize("path", SHIPPED_SCENES, ids=lambda p: p.stem)

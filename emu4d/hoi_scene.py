@@ -1,0 +1,135 @@
+"""The human-object-interaction scene file (TOML) and the job behind ``emu4d hoi``.
+
+    [hoi]                      # action, effector, contact_time, approach_speed, duration, fps,
+    action = "punch"           # dx, ground, facing, target_height, attraction, friction, seed
+    contact_time = 0.8
+
+    [object]
+    shape = { type = "box", size = [0.25, 0.25, 0.25], center = [0.0, 0.0, 0.126] }
+    material = "jelly"
+
+    [export]
+    formats = ["npz", "obj"]
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emu4d.pipeline import RenderOptions, render_trajectory
+from emu4d.scene import SHAPES, ExportConfig, _check_keys, _typed
+from mpm.config import build_dataclass, closest_key_hint
+from mpm.errors import ConfigError
+from mpm.fileio import atomic_directory
+
+_TABLES = ("hoi", "object", "export")
+
+
+def load_hoi_scene(path: str | Path) -> dict[str, Any]:
+    """Read and check a HOI scene file; returns the validated tables.
+
+    Raises:
+        FileNotFoundError: no such file. ConfigError: unknown keys (closest one named).
+    """
+    from phygenhoi.hoi import HOIScene
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"scene file {str(path)!r} not found (resolved to {path.resolve()}); "
+            "example: assets/scenes/punch_jelly.toml."
+        )
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    for key in data:
+        if key not in _TABLES:
+            raise ConfigError(
+                f"unknown table {key!r} in the HOI scene.{closest_key_hint(key, _TABLES)} "
+                f"Valid tables: {list(_TABLES)}."
+            )
+    hoi = dict(data.get("hoi", {}))
+    for reserved in ("shape", "material", "body"):
+        if reserved in hoi:
+            raise ConfigError(f"[hoi].{reserved} belongs in the [object] table.")
+    _check_keys(HOIScene, hoi, "[hoi]")
+    if "action" not in hoi:
+        raise ConfigError("[hoi].action is required (punch, kick, push or slap).")
+    obj = dict(data.get("object", {}))
+    for key in obj:
+        if key not in ("shape", "material"):
+            raise ConfigError(
+                f"unknown key {key!r} in [object].{closest_key_hint(key, ['shape', 'material'])}"
+                " Valid keys: ['shape', 'material']."
+            )
+    if "shape" not in obj or "material" not in obj:
+        raise ConfigError("[object] needs a shape and a material.")
+    cls, values = _typed(obj["shape"], SHAPES, "[object].shape")
+    _check_keys(cls, values, "[object].shape")
+    export = build_dataclass(
+        ExportConfig,
+        {k: tuple(v) if isinstance(v, list) else v for k, v in data.get("export", {}).items()},
+        where="[export]",
+    )
+    return {"hoi": hoi, "object": obj, "export": export, "base_dir": str(path.parent)}
+
+
+def run_hoi_scene(
+    config: dict[str, Any],
+    out_dir: str | Path,
+    render: RenderOptions | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Simulate the scene and write trajectory.npz, metrics.json, exports and (with
+    ``render``) videos into ``out_dir`` atomically; returns the metrics."""
+    import mpm
+    from emu4d.scene import _build_shape
+    from phygenhoi.hoi import HOIScene
+
+    shape = _build_shape(config["object"]["shape"], "object", Path(config["base_dir"]))
+    material = mpm.materials.from_dict(config["object"]["material"])
+    scene = HOIScene(shape=shape, material=material, **config["hoi"])
+    start = time.perf_counter()
+    result = scene.run(progress=progress)
+    traj = result.trajectory
+    traj.metadata["scene"] = {
+        "hoi": config["hoi"],
+        "object": config["object"],
+        "export": {"formats": list(config["export"].formats)},
+    }
+    metrics = dict(result.metrics)
+    with atomic_directory(out_dir) as tmp:
+        traj.save(tmp / "trajectory.npz")
+        meshes = [n for n, t in traj.tracks.items() if t.kind == "mesh"]
+        for fmt in config["export"].formats:
+            if fmt == "npz":
+                continue
+            if fmt in ("obj", "ply"):
+                traj.export(fmt, tmp / fmt, tracks=meshes, progress=progress)
+            elif fmt == "glb":
+                traj.export(fmt, tmp / "trajectory.glb", tracks=meshes, progress=progress)
+            else:
+                target = tmp / ("trajectory.usdc" if fmt == "usd" else fmt)
+                traj.export(fmt, target, progress=progress)
+        if render is not None:
+            render_trajectory(traj, tmp / "render", render, progress=progress)
+        metrics["total_wall_time_s"] = round(time.perf_counter() - start, 2)
+        (tmp / "metrics.json").write_text(json.dumps(_jsonable(metrics), indent=2) + "\n")
+    return metrics
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
