@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import json
 import time
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from emu4d.pipeline import RenderOptions, render_trajectory
-from emu4d.scene import SHAPES, ExportConfig, _check_keys, _typed
+from emu4d.scene import SHAPES, ExportConfig, check_keys, read_toml, typed_values
 from mpm.config import build_dataclass, closest_key_hint
 from mpm.errors import ConfigError
 from mpm.fileio import atomic_directory
@@ -40,15 +39,7 @@ def load_hoi_scene(path: str | Path) -> dict[str, Any]:
     from phygenhoi.hoi import HOIScene
 
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"scene file {str(path)!r} not found (resolved to {path.resolve()}); "
-            "example: assets/scenes/punch_jelly.toml."
-        )
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    data = read_toml(path, "example: assets/scenes/punch_jelly.toml")
     for key in data:
         if key not in _TABLES:
             raise ConfigError(
@@ -59,7 +50,7 @@ def load_hoi_scene(path: str | Path) -> dict[str, Any]:
     for reserved in ("shape", "material", "body"):
         if reserved in hoi:
             raise ConfigError(f"[hoi].{reserved} belongs in the [object] table.")
-    _check_keys(HOIScene, hoi, "[hoi]")
+    check_keys(HOIScene, hoi, "[hoi]")
     if "action" not in hoi:
         raise ConfigError("[hoi].action is required (punch, kick, push or slap).")
     obj = dict(data.get("object", {}))
@@ -71,8 +62,8 @@ def load_hoi_scene(path: str | Path) -> dict[str, Any]:
             )
     if "shape" not in obj or "material" not in obj:
         raise ConfigError("[object] needs a shape and a material.")
-    cls, values = _typed(obj["shape"], SHAPES, "[object].shape")
-    _check_keys(cls, values, "[object].shape")
+    cls, values = typed_values(obj["shape"], SHAPES, "[object].shape")
+    check_keys(cls, values, "[object].shape")
     export = build_dataclass(
         ExportConfig,
         {k: tuple(v) if isinstance(v, list) else v for k, v in data.get("export", {}).items()},
@@ -90,10 +81,10 @@ def run_hoi_scene(
     """Simulate the scene and write trajectory.npz, metrics.json, exports and (with
     ``render``) videos into ``out_dir`` atomically; returns the metrics."""
     import mpm
-    from emu4d.scene import _build_shape
+    from emu4d.scene import build_shape
     from phygenhoi.hoi import HOIScene
 
-    shape = _build_shape(config["object"]["shape"], "object", Path(config["base_dir"]))
+    shape = build_shape(config["object"]["shape"], "object", Path(config["base_dir"]))
     material = mpm.materials.from_dict(config["object"]["material"])
     scene = HOIScene(shape=shape, material=material, **config["hoi"])
     start = time.perf_counter()

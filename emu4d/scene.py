@@ -113,7 +113,7 @@ class Scene:
         """Create the simulator with all objects, colliders and loads."""
         sim = _build_dataclass_call(mpm.Simulator, self.simulator, "[simulator]")
         for obj in self.objects:
-            shape = _build_shape(obj.shape, obj.name, Path(self.base_dir))
+            shape = build_shape(obj.shape, obj.name, Path(self.base_dir))
             material = mpm.materials.from_dict(obj.material)
             sim.add_object(obj.name, shape, material, obj.velocity, obj.angular_velocity)
         for i, spec in enumerate(self.colliders):
@@ -125,7 +125,7 @@ class Scene:
         return sim, self.run
 
 
-def _check_keys(fn: Any, values: Mapping[str, Any], where: str) -> None:
+def check_keys(fn: Any, values: Mapping[str, Any], where: str) -> None:
     """Reject keys that are not parameters of ``fn`` (a class or function), naming the closest."""
     names = [p for p in inspect.signature(fn).parameters if p not in ("self", "_frames")]
     for key in values:
@@ -138,28 +138,29 @@ def _check_keys(fn: Any, values: Mapping[str, Any], where: str) -> None:
 
 def _build_dataclass_call(fn: Any, values: Mapping[str, Any], where: str) -> Any:
     """Call ``fn(**values)`` after rejecting keys that are not its parameters."""
-    _check_keys(fn, values, where)
+    check_keys(fn, values, where)
     return fn(**values)
 
 
 def _validate_references(scene: Scene) -> None:
     """Check every nested key and type when the file is read, not only when it is built."""
-    _check_keys(mpm.Simulator, scene.simulator, "[simulator]")
+    check_keys(mpm.Simulator, scene.simulator, "[simulator]")
     for obj in scene.objects:
-        cls, values = _typed(obj.shape, SHAPES, f"shape of object {obj.name!r}")
-        _check_keys(cls, values, f"shape of object {obj.name!r}")
+        cls, values = typed_values(obj.shape, SHAPES, f"shape of object {obj.name!r}")
+        check_keys(cls, values, f"shape of object {obj.name!r}")
         mpm.materials.from_dict(obj.material)
     for i, spec in enumerate(scene.colliders):
         values = dict(spec)
         if values.get("type") == "ground":
             values.pop("type")
-            _check_keys(col.Ground, values, f"colliders[{i}] (ground)")
+            check_keys(col.Ground, values, f"colliders[{i}] (ground)")
         else:
-            cls, values = _typed(values, {**COLLIDERS, "ground": col.HalfSpace}, f"colliders[{i}]")
-            _check_keys(cls, values, f"colliders[{i}]")
+            table = {**COLLIDERS, "ground": col.HalfSpace}
+            cls, values = typed_values(values, table, f"colliders[{i}]")
+            check_keys(cls, values, f"colliders[{i}]")
 
 
-def _typed(spec: Mapping[str, Any], table: dict[str, type], where: str) -> tuple[type, dict]:
+def typed_values(spec: Mapping[str, Any], table: dict[str, type], where: str) -> tuple[type, dict]:
     values = dict(spec)
     kind = values.pop("type", None)
     if kind not in table:
@@ -170,8 +171,8 @@ def _typed(spec: Mapping[str, Any], table: dict[str, type], where: str) -> tuple
     return table[kind], values
 
 
-def _build_shape(spec: Mapping[str, Any], name: str, base_dir: Path) -> mpm.Shape:
-    cls, values = _typed(spec, SHAPES, f"shape of object {name!r}")
+def build_shape(spec: Mapping[str, Any], name: str, base_dir: Path) -> mpm.Shape:
+    cls, values = typed_values(spec, SHAPES, f"shape of object {name!r}")
     if cls is mpm.MeshShape and "path" in values:
         candidate = base_dir / str(values["path"])
         if candidate.exists():
@@ -184,7 +185,7 @@ def _build_collider(spec: Mapping[str, Any], index: int) -> col.Collider:
     if values.get("type") == "ground":
         values.pop("type")
         return _build_dataclass_call(col.Ground, values, f"colliders[{index}] (ground)")
-    cls, values = _typed(values, COLLIDERS, f"colliders[{index}]")
+    cls, values = typed_values(values, COLLIDERS, f"colliders[{index}]")
     return build_dataclass(cls, values, where=f"colliders[{index}]")
 
 
@@ -242,13 +243,21 @@ def load_scene(path: str | Path) -> Scene:
         FileNotFoundError: the file does not exist. ConfigError: invalid TOML or schema.
     """
     path = Path(path)
+    return parse_scene(read_toml(path, "example scenes are in assets/scenes/"), path.parent)
+
+
+def read_toml(path: str | Path, hint: str) -> dict[str, Any]:
+    """The parsed TOML file at ``path``.
+
+    Raises:
+        FileNotFoundError: naming the resolved path and ``hint``. ConfigError: invalid TOML.
+    """
+    path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
-            f"scene file {str(path)!r} not found (resolved to {path.resolve()}); "
-            "example scenes are in assets/scenes/."
+            f"scene file {str(path)!r} not found (resolved to {path.resolve()}); {hint}."
         )
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
-    return parse_scene(data, base_dir=path.parent)
