@@ -365,7 +365,7 @@ class BodyModel:
         trans_t = (
             torch.zeros(T, 3, dtype=torch.float64)
             if trans is None
-            else _trans_shape(torch.as_tensor(np.asarray(trans, dtype=np.float64)), T)
+            else _trans_shape(torch.as_tensor(np.array(trans, dtype=np.float64)), T)
         )
         betas_t = torch.from_numpy(self._betas if betas is None else self._parse_betas(betas))
         vertices, joints = [], []

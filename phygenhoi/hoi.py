@@ -140,7 +140,8 @@ class HOIScene:
         if height < 0.5 * self.dx:
             return None
         center = ((low[0] + high[0]) / 2, (low[1] + high[1]) / 2, self.ground + height / 2)
-        extents = (high[0] - low[0], high[1] - low[1], height)
+        # 1.5x the footprint, so a pushed object slides on it before it can fall off
+        extents = (1.5 * (high[0] - low[0]), 1.5 * (high[1] - low[1]), height)
         return mpm.colliders.Box(
             center=center, extents=extents, mode="slip", friction=self.friction
         )
@@ -277,9 +278,12 @@ def _metrics(
     joints = posed.joints.astype(np.float64)
     velocity = np.gradient(joints, 1.0 / fps, axis=0)
     effector_velocity = velocity[contact, action.effector_joint]
+    window_end = min(contact + max(1, round(0.1 * fps)), len(joints) - 1)
     P = traj.diagnostics["linear_momentum"]
     before = P[max(contact - 1, 0)]
-    after_frame = min(contact + max(1, round(0.2 * fps)), traj.num_frames - 1)
+    # the strike's own impulse: a short window (0.1 s) after contact, before support and
+    # gravity reactions (a pushed object sliding off its support) dominate the momentum
+    after_frame = min(window_end, traj.num_frames - 1)
     after = P[after_frame]
     impulse = after - before
     cosine = float(
@@ -311,6 +315,9 @@ def _metrics(
         "object_momentum_after_kg_m_s": after.tolist(),
         "impulse_direction": (impulse / max(np.linalg.norm(impulse), 1e-12)).tolist(),
         "impulse_effector_cosine": cosine,
+        "impulse_facing_cosine": float(
+            impulse @ scene.facing / max(np.linalg.norm(impulse), 1e-12)
+        ),
         "object_displacement_before_contact_m": displacement_before,
         "max_penetration_m": float(depths.max()) if depths.size else 0.0,
         "mean_penetration_m": float(depths.mean()) if depths.size else 0.0,
