@@ -271,9 +271,14 @@ def make_action(
     # peak speed of a minimum-jerk stroke of length L and duration T is 1.875 L / T
     path = _effector_path(body, [windup, strike], trans, joint_index(effector))
     stroke = float(np.clip(1.875 * path / approach_speed, 0.1, 0.8))
-    # joint-space interpolation bends the effector's path: find the stroke parameter where it
-    # passes closest to the target, and time the stroke so that this is at contact_time
-    s_star = _closest_approach(body, windup, strike, trans, joint_index(effector), target_w)
+    # find the stroke parameter where the effector passes closest to the target (swings: on
+    # the joint-space arc; thrusts: on the straight line), and time it at contact_time
+    if swing:
+        s_star = _closest_approach(body, windup, strike, trans, joint_index(effector), target_w)
+    else:  # thrusts are straightened (follow_line below): project the target on the segment
+        ends = body.joint_positions(np.stack([windup, strike]), np.tile(trans, (2, 1)))
+        a, b = ends[0, joint_index(effector)], ends[1, joint_index(effector)]
+        s_star = float(np.clip(np.dot(target_w - a, b - a) / np.dot(b - a, b - a), 0.0, 1.0))
     u_star = float(np.interp(s_star, _min_jerk(_U), _U))  # time fraction with min_jerk(u) = s*
     start = contact_time - u_star * stroke
     prepare = max(0.3, stroke)  # wind-up no faster than the strike, so the peak stays at contact
@@ -301,6 +306,12 @@ def make_action(
     motion = Motion(
         poses=poses, trans=np.tile(trans, (num_frames, 1)), fps=float(fps), name=action
     )
+    if not swing:  # thrusts travel in a straight line (swings keep their arc)
+        from phygenhoi.attraction import follow_line
+
+        first = int(np.ceil(start * fps))
+        last = min(int(np.floor(end * fps)), num_frames - 1)
+        motion = follow_line(body, motion, joint_index(effector), first, last)
     return ActionMotion(
         motion=motion,
         action=action,

@@ -169,3 +169,48 @@ def attract(
         distance_after=current,
         iterations=steps,
     )
+
+
+def follow_line(
+    body: BodyModel,
+    motion: Motion,
+    effector_joint: int,
+    first: int,
+    last: int,
+    iterations: int = 150,
+) -> Motion:
+    """Re-time the limb chain of ``effector_joint`` over frames [first, last] so the effector
+    moves on the straight segment between its positions at ``first`` and ``last`` with a
+    minimum-jerk profile (joint-space interpolation makes strikes curve, so the effector would
+    meet a target moving sideways). Per-frame axis-angle offsets of the chain, fitted by Adam
+    through the forward kinematics; frames outside the span are untouched."""
+    frames = np.arange(first, last + 1)
+    if len(frames) < 3:
+        return motion
+    chain = _chain(effector_joint)
+    dtype = torch.float64
+    base = torch.as_tensor(np.array(motion.poses[frames]), dtype=dtype)
+    trans = torch.as_tensor(np.array(motion.trans[frames]), dtype=dtype)
+    with torch.no_grad():
+        ends = body.joint_positions_torch(base[[0, -1]], trans[[0, -1]])[:, effector_joint]
+    u = torch.linspace(0.0, 1.0, len(frames), dtype=dtype)
+    s = u**3 * (10 - 15 * u + 6 * u * u)
+    line = ends[0] + s[:, None] * (ends[1] - ends[0])  # (F, 3) desired effector path
+    mask = torch.zeros(24, 1, dtype=dtype)
+    mask[chain] = 1.0
+    delta = torch.zeros(len(frames), 24, 3, dtype=dtype, requires_grad=True)
+    optimizer = torch.optim.Adam([delta], lr=0.03)
+    for _ in range(iterations):
+        optimizer.zero_grad()
+        pose = base + mask * delta
+        p = body.joint_positions_torch(pose, trans)[:, effector_joint]
+        smooth = torch.sum((delta[2:] - 2 * delta[1:-1] + delta[:-2]) ** 2)
+        loss = torch.sum((p - line) ** 2) + 1e-3 * torch.sum(delta**2) + 1e-2 * smooth
+        loss.backward()
+        optimizer.step()
+        with torch.no_grad():  # the span's end poses stay exactly as they were
+            delta[0] = 0.0
+            delta[-1] = 0.0
+    poses = motion.poses.copy()
+    poses[frames] = (base + mask * delta.detach()).numpy()
+    return Motion(poses=poses, trans=motion.trans.copy(), fps=motion.fps, name=motion.name)
