@@ -13,6 +13,7 @@ Directions below are in the body's local frame (the model's Y-up frame: +x the s
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import math
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from phygenhoi.attraction import follow_line
 from phygenhoi.body import BodyModel
 from phygenhoi.errors import ActionError
 from phygenhoi.motion import Motion
@@ -166,8 +168,6 @@ def make_action(
         ActionError: unknown action or effector, bad timing, target out of reach.
     """
     if action not in ACTIONS:
-        import difflib
-
         close = difflib.get_close_matches(action, ACTIONS, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ActionError(f"unknown action {action!r}.{hint} Actions: {list(ACTIONS)}.")
@@ -307,8 +307,6 @@ def make_action(
         poses=poses, trans=np.tile(trans, (num_frames, 1)), fps=float(fps), name=action
     )
     if not swing:  # thrusts travel in a straight line (swings keep their arc)
-        from phygenhoi.attraction import follow_line
-
         first = int(np.ceil(start * fps))
         last = min(int(np.floor(end * fps)), num_frames - 1)
         motion = follow_line(body, motion, joint_index(effector), first, last)
