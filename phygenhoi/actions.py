@@ -251,9 +251,15 @@ def make_action(
             upper_back = _unit([0.35 * sgn, -0.7, -0.5]) if action == "punch" else upper_guard
             fore_back = _unit([-0.2 * sgn, 0.5, 1.0])
             skeleton.aim_chain(windup, _arm_chain(arm)[:3], [upper_back, fore_back])
-            # both arms of a push stay parallel, so the hands land shoulder-width apart
-            arm_aim = aim
-            skeleton.aim_chain(strike, _arm_chain(arm), [arm_aim, arm_aim, arm_aim])
+        # strike: the straight arm(s) aimed so that the line from the wind-up fist through the
+        # target ends at full reach; the effector then passes through the target on a straight
+        # path (follow_line below). Push arms stay parallel, hands shoulder-width apart.
+        through = _through_direction(
+            body, windup, trans, root, joint_index(effector), joint_index(base_joint), target_w,
+            reach,
+        )  # fmt: skip
+        for arm in arms:
+            skeleton.aim_chain(strike, _arm_chain(arm), [through] * 3)
     elif action == "slap":
         # open to the side, then sweep across; the swing stays under 180 degrees in total
         side = _unit([out_sign, 0.1, 0.45])
@@ -340,6 +346,28 @@ def _closest_approach(
     poses = np.stack([(ra * Rotation.from_rotvec(x * step)).as_rotvec() for x in s])
     joints = body.joint_positions(poses, np.tile(trans, (len(s), 1)))[:, joint]
     return float(s[np.argmin(np.linalg.norm(joints - target, axis=1))])
+
+
+def _through_direction(
+    body: BodyModel,
+    windup: np.ndarray,
+    trans: np.ndarray,
+    root: np.ndarray,
+    effector: int,
+    base: int,
+    target: np.ndarray,
+    reach: float,
+) -> np.ndarray:
+    """Root-local direction of a straight limb from joint ``base`` whose end lies on the ray
+    from the wind-up effector position through ``target`` (|end - base| = reach)."""
+    joints = body.joint_positions(windup[None], trans[None])[0].astype(np.float64)
+    start, origin = joints[effector], joints[base]
+    u = _unit(target - start)
+    d = start - origin
+    ud = float(u @ d)
+    length = -ud + math.sqrt(max(ud * ud - d @ d + reach * reach, 0.0))
+    world = _unit(start + u * length - origin)
+    return Rotation.from_rotvec(root[0]).inv().apply(Y_UP_TO_Z_UP.T @ world)
 
 
 def _effector_path(

@@ -140,7 +140,7 @@ def attract(
     distance_before, closest = distance(start_point)
     steps = 0
     current = distance_before
-    for steps in range(1, iterations + 1):  # noqa: B007 - the count is reported
+    for steps in range(1, iterations + 1 if distance_before >= tolerance else 1):  # noqa: B007 - the count is reported
         optimizer.zero_grad()
         p = effector_at_contact(delta)
         target = torch.as_tensor(closest, dtype=dtype)
