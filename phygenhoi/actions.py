@@ -248,8 +248,9 @@ def make_action(
             upper_guard = _unit([0.25 * sgn, -1.0, 0.35])
             fore_guard = _unit([-0.35 * sgn, 0.9, 0.8])
             skeleton.aim_chain(guard, _arm_chain(arm)[:3], [upper_guard, fore_guard])
-            upper_back = _unit([0.35 * sgn, -0.7, -0.5]) if action == "punch" else upper_guard
-            fore_back = _unit([-0.2 * sgn, 0.5, 1.0])
+            # elbow tucked back (not flared), so the extending arm stays in the strike's plane
+            upper_back = _unit([0.05 * sgn, -0.6, -0.8]) if action == "punch" else upper_guard
+            fore_back = _unit([0.0, 0.45, 1.0])
             skeleton.aim_chain(windup, _arm_chain(arm)[:3], [upper_back, fore_back])
         # strike: the straight arm(s) aimed so that the line from the wind-up fist through the
         # target ends at full reach; the effector then passes through the target on a straight
