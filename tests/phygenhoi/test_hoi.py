@@ -93,3 +93,26 @@ def test_punch_transfers_momentum_only_after_contact(body: BodyModel) -> None:
     assert m["impulse_effector_cosine"] > 0.8, m
     assert "body" in result.trajectory.tracks
     assert result.trajectory.times[0] == 0.0
+
+
+def test_kick_pushes_cube_along_the_foot(body: BodyModel) -> None:
+    """A kick at 6 m/s on a jelly cube resting on the ground: contact within 3 frames of the
+    planned one, nothing moves before it (< 1e-4 m vs the body-free run), a visible response
+    (|P| > 1 kg m/s), impulse along the foot's velocity (cosine > 0.9; measured 0.98) and
+    penetration < 1.5 cells (measured 1.12)."""
+    scene = HOIScene(
+        "kick",
+        mpm.Box(size=(0.2, 0.2, 0.2), center=(0.0, 0.0, 0.31)),
+        mpm.materials.Elastic(E=3e4, nu=0.3, density=1000.0, viscosity=10.0),
+        contact_time=1.0,
+        approach_speed=6.0,
+        duration=1.4,
+        fps=30,
+        dx=0.025,
+    )
+    m = scene.run(progress=False).metrics
+    assert abs(m["contact_frame"] - m["planned_contact_frame"]) <= 3
+    assert m["object_displacement_before_contact_m"] < 1e-4
+    assert np.linalg.norm(m["object_momentum_after_kg_m_s"]) > 1.0
+    assert m["impulse_effector_cosine"] > 0.9, m
+    assert m["max_penetration_cells"] < 1.5, m
