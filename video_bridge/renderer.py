@@ -22,6 +22,7 @@ from mpm.export import particle_radii
 from mpm.trajectory import Track, Trajectory
 from video_bridge import shaders
 from video_bridge.camera import Camera, CameraPath, scene_bounds
+from video_bridge.collider_meshes import collider_tracks
 from video_bridge.colorize import GROUND_ID
 from video_bridge.errors import CameraError, RenderConfigError, RenderError
 from video_bridge.gl import get_context
@@ -609,15 +610,22 @@ def render(
     ground: bool | float = True,
     shadows: bool = True,
     progress: bool = True,
+    show_colliders: bool = True,
 ) -> RenderResult:
     """Render ``traj`` along ``camera_path`` (a CameraPath, or "orbit" / "static" / "dolly" /
-    "follow" for an automatic framing) at ``size`` = (width, height) pixels."""
+    "follow" for an automatic framing) at ``size`` = (width, height) pixels. Sphere, box and
+    capsule colliders recorded in the metadata are drawn in grey (``show_colliders``)."""
     passes = check_passes(passes)
     if traj.num_frames == 0 or not traj.tracks:
         raise RenderError("the trajectory is empty (no frames or no tracks): nothing to render.")
+    names = list(tracks) if tracks is not None else default_tracks(traj)
     if camera_path is None or isinstance(camera_path, str):
-        names = list(tracks) if tracks is not None else default_tracks(traj)
         camera_path = CameraPath.framing(traj, camera_path or "orbit", size=size, tracks=names)
+    extra = collider_tracks(traj) if show_colliders else {}
+    if extra:  # drawn after the scene's own tracks, in grey
+        traj = Trajectory(traj.times, {**traj.tracks, **extra}, traj.diagnostics, traj.metadata)
+        tracks = names + list(extra)
+        colors = {**dict.fromkeys(extra, (0.55, 0.56, 0.6)), **(colors or {})}
     renderer = Renderer(size=size, shadows=shadows)
     try:
         return renderer.render(traj, camera_path, passes, tracks, colors, ground, progress)
