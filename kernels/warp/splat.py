@@ -67,6 +67,28 @@ def _pixel_range(fp: wp.vec4, forced: int, width: int, height: int) -> wp.vec4i:
     return wp.vec4i(wp.max(i0, 0), wp.min(i1, width - 1), wp.max(j0, 0), wp.min(j1, height - 1))
 
 
+@wp.struct
+class Footprint:
+    """A particle's image footprint: ellipse (u, v, rx, ry) [px], clipped pixel box
+    (i0, i1, j0, j1) and whether it was forced onto the nearest pixel."""
+
+    ellipse: wp.vec4
+    box: wp.vec4i
+    forced: int
+
+
+@wp.func
+def _particle_footprint(
+    cam: wp.vec3, radius: float, intrinsics: wp.vec4, width: int, height: int
+) -> Footprint:
+    """Footprint of a sphere of ``radius`` at camera point ``cam`` (shared by both passes)."""
+    f = Footprint()
+    f.ellipse = _footprint(cam, radius, intrinsics[0], intrinsics[1], intrinsics[2], intrinsics[3])
+    f.forced = 1 - _covers_a_pixel(f.ellipse)
+    f.box = _pixel_range(f.ellipse, f.forced, width, height)
+    return f
+
+
 @wp.kernel
 def splat_depth(
     centers: wp.array(dtype=wp.vec3),
@@ -82,11 +104,10 @@ def splat_depth(
     cam = wp.transform_point(view, centers[p])
     if cam[2] <= near + radii[p]:
         return
-    height = depth_key.shape[0]
-    width = depth_key.shape[1]
-    fp = _footprint(cam, radii[p], intrinsics[0], intrinsics[1], intrinsics[2], intrinsics[3])
-    forced = 1 - _covers_a_pixel(fp)
-    box = _pixel_range(fp, forced, width, height)
+    f = _particle_footprint(cam, radii[p], intrinsics, depth_key.shape[1], depth_key.shape[0])
+    fp = f.ellipse
+    forced = f.forced
+    box = f.box
     for j in range(box[2], box[3] + 1):
         for i in range(box[0], box[1] + 1):
             d = _offset(i, j, fp, forced)
@@ -161,11 +182,10 @@ def splat_resolve(
     cam = wp.transform_point(view, centers[p])
     if cam[2] <= near + radii[p]:
         return
-    height = depth_key.shape[0]
-    width = depth_key.shape[1]
-    fp = _footprint(cam, radii[p], intrinsics[0], intrinsics[1], intrinsics[2], intrinsics[3])
-    forced = 1 - _covers_a_pixel(fp)
-    box = _pixel_range(fp, forced, width, height)
+    f = _particle_footprint(cam, radii[p], intrinsics, depth_key.shape[1], depth_key.shape[0])
+    fp = f.ellipse
+    forced = f.forced
+    box = f.box
     nxt = wp.transform_point(next_view, next_centers[p])
     next_u = next_intrinsics[0] * nxt[0] / nxt[2] + next_intrinsics[2]
     next_v = next_intrinsics[1] * nxt[1] / nxt[2] + next_intrinsics[3]
