@@ -101,6 +101,8 @@ class HOIScene:
         self.dx = float(dx)
         self.ground = float(ground)
         face = np.asarray(facing, dtype=np.float64)[:2]
+        if face.shape != (2,) or not np.isfinite(face).all() or np.linalg.norm(face) < 1e-9:
+            raise ActionError(f"facing must be a horizontal direction (x, y), got {facing!r}.")
         self.facing = np.array([*(face / np.linalg.norm(face)), 0.0])
         self.target_height = target_height
         self.use_attraction = attraction

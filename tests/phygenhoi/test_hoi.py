@@ -36,6 +36,12 @@ def test_action_reaches_near_target_at_contact_time(body: BodyModel, action: str
         assert np.abs(track - track[0]).max() < 1e-3
 
 
+def test_bad_scene_facing(body: BodyModel) -> None:
+    cube = mpm.Box(size=(0.2, 0.2, 0.2), center=(0.0, 0.0, 1.4))
+    with pytest.raises(ActionError, match="facing"):
+        HOIScene("punch", cube, mpm.materials.preset("jelly"), body=body, facing=(0.0, 0.0))
+
+
 def test_bad_actions(body: BodyModel) -> None:
     with pytest.raises(ActionError, match="Did you mean 'punch'"):
         make_action(body, "pnch", (0.5, 0, 1.2))
