@@ -1,7 +1,8 @@
 """The human-object-interaction scene file (TOML) and the job behind ``emu4d hoi``.
 
     [hoi]                      # action, effector, contact_time, approach_speed, duration, fps,
-    action = "punch"           # dx, ground, facing, target_height, attraction, friction, seed
+    action = "punch"           # dx, ground, facing, target_height, attraction, friction, seed,
+                               # settle_time, domain = [[xmin, ymin, zmin], [xmax, ymax, zmax]]
     contact_time = 0.8
 
     [object]

@@ -21,6 +21,7 @@ from phygenhoi.errors import (
     ContactError,
     MotionError,
     PhyGenHOIError,
+    SceneError,
 )
 from phygenhoi.hoi import HOIResult, HOIScene
 from phygenhoi.mocap import load_amass, load_bvh
@@ -43,6 +44,7 @@ __all__ = [
     "Motion",
     "MotionError",
     "PhyGenHOIError",
+    "SceneError",
     "attract",
     "load_amass",
     "load_bvh",

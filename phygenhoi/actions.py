@@ -22,8 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from phygenhoi.attraction import follow_line
+from phygenhoi.attraction import follow_path
 from phygenhoi.body import BodyModel
+from phygenhoi.effector import effector_vertices, leading_vertex
 from phygenhoi.errors import ActionError
 from phygenhoi.motion import Motion
 from phygenhoi.skeleton import NUM_JOINTS, Y_UP_TO_Z_UP, joint_index
@@ -146,6 +147,24 @@ def _interpolate(keys: list[tuple[float, np.ndarray]], times: np.ndarray) -> np.
     return out
 
 
+def check_action(action: str, effector: str | None = None) -> str:
+    """Validate an action name and its effector; returns the effector (default filled in).
+
+    Raises:
+        ActionError: unknown action (with the closest name) or an effector it cannot use.
+    """
+    if action not in ACTIONS:
+        close = difflib.get_close_matches(str(action), ACTIONS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ActionError(f"unknown action {action!r}.{hint} Actions: {list(ACTIONS)}.")
+    effector = effector or DEFAULT_EFFECTOR[action]
+    if effector not in _ALLOWED_EFFECTORS[action]:
+        raise ActionError(
+            f"{action} uses one of {_ALLOWED_EFFECTORS[action]} as effector, got {effector!r}."
+        )
+    return effector
+
+
 def make_action(
     body: BodyModel,
     action: str,
@@ -167,15 +186,7 @@ def make_action(
     Raises:
         ActionError: unknown action or effector, bad timing, target out of reach.
     """
-    if action not in ACTIONS:
-        close = difflib.get_close_matches(action, ACTIONS, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ActionError(f"unknown action {action!r}.{hint} Actions: {list(ACTIONS)}.")
-    effector = effector or DEFAULT_EFFECTOR[action]
-    if effector not in _ALLOWED_EFFECTORS[action]:
-        raise ActionError(
-            f"{action} uses one of {_ALLOWED_EFFECTORS[action]} as effector, got {effector!r}."
-        )
+    effector = check_action(action, effector)
     if not (approach_speed > 0 and math.isfinite(approach_speed)):
         raise ActionError(f"approach_speed must be positive [m/s], got {approach_speed!r}.")
     if not contact_time > 0.2:
@@ -196,6 +207,9 @@ def make_action(
     # -- placement: face along `facing`, stand so the target is at the limb's reach ----------
     reach = float(sum(np.linalg.norm(skeleton.bone(a, b)) for a, b in itertools.pairwise(limb)))
     base_rest = Y_UP_TO_Z_UP @ skeleton.rest_model[joint_index(base_joint)]  # world, zero trans
+    if action == "push":  # two-handed: the target sits straight ahead of the chest
+        shoulders = [joint_index("left_shoulder"), joint_index("right_shoulder")]
+        base_rest = Y_UP_TO_Z_UP @ skeleton.rest_model[shoulders].mean(axis=0)
     lift = float(np.atleast_1d(body.ground_offset(np.zeros((1, NUM_JOINTS, 3))))[0]) + ground
     dz = target_w[2] - (base_rest[2] + lift)
     # the contact point sits at 80% of the straight limb: the strike pose (straight limb along
@@ -249,17 +263,22 @@ def make_action(
             fore_guard = _unit([-0.35 * sgn, 0.9, 0.8])
             skeleton.aim_chain(guard, _arm_chain(arm)[:3], [upper_guard, fore_guard])
             # elbow tucked back (not flared), so the extending arm stays in the strike's plane
-            upper_back = _unit([0.05 * sgn, -0.6, -0.8]) if action == "punch" else upper_guard
-            fore_back = _unit([0.0, 0.45, 1.0])
+            upper_back = _unit([0.05 * sgn, -0.6, -0.8])
+            inward = 0.0 if action == "punch" else -0.3 * sgn  # push hands meet in front
+            fore_back = _unit([inward, 0.45 if action == "punch" else 0.2, 1.0])
             skeleton.aim_chain(windup, _arm_chain(arm)[:3], [upper_back, fore_back])
-        # strike: the straight arm(s) aimed so that the line from the wind-up fist through the
-        # target ends at full reach; the effector then passes through the target on a straight
-        # path (follow_line below). Push arms stay parallel, hands shoulder-width apart.
-        through = _through_direction(
-            body, windup, trans, root, joint_index(effector), joint_index(base_joint), target_w,
-            reach,
-        )  # fmt: skip
+        # strike: each straight arm aimed so that the line from its wind-up hand through its
+        # target ends at full reach; the hand then passes through the target on a straight
+        # path (follow_path below). Push hands land side by side, 12 cm apart.
+        left_world = np.array([-face[1], face[0], 0.0])
         for arm in arms:
+            hand_target = target_w
+            if action == "push":
+                hand_target = target_w + (0.06 if arm == "left" else -0.06) * left_world
+            through = _through_direction(
+                body, windup, trans, root, joint_index(f"{arm}_hand"),
+                joint_index(f"{arm}_shoulder"), hand_target, reach,
+            )  # fmt: skip
             skeleton.aim_chain(strike, _arm_chain(arm), [through] * 3)
     elif action == "slap":
         # open to the side, then sweep across; the swing stays under 180 degrees in total
@@ -278,57 +297,122 @@ def make_action(
     # peak speed of a minimum-jerk stroke of length L and duration T is 1.875 L / T
     path = _effector_path(body, [windup, strike], trans, joint_index(effector))
     stroke = float(np.clip(1.875 * path / approach_speed, 0.1, 0.8))
-    # find the stroke parameter where the effector passes closest to the target (swings: on
-    # the joint-space arc; thrusts: on the straight line), and time it at contact_time
-    if swing:
-        s_star = _closest_approach(body, windup, strike, trans, joint_index(effector), target_w)
-    else:  # thrusts are straightened (follow_line below): project the target on the segment
-        ends = body.joint_positions(np.stack([windup, strike]), np.tile(trans, (2, 1)))
-        a, b = ends[0, joint_index(effector)], ends[1, joint_index(effector)]
-        s_star = float(np.clip(np.dot(target_w - a, b - a) / np.dot(b - a, b - a), 0.0, 1.0))
-    u_star = float(np.interp(s_star, _min_jerk(_U), _U))  # time fraction with min_jerk(u) = s*
-    start = contact_time - u_star * stroke
-    prepare = max(0.3, stroke)  # wind-up no faster than the strike, so the peak stays at contact
-    if start < prepare - 1e-9:
-        raise ActionError(
-            f"contact_time={contact_time} s is too early for a {stroke:.2f} s stroke at "
-            f"{approach_speed} m/s after a {prepare:.2f} s wind-up; use contact_time >= "
-            f"{prepare + u_star * stroke:.2f} s or a higher approach_speed."
-        )
-    end = start + stroke
-    # the way back is slower than the strike, so the speed peak stays at contact
-    recover = max(0.35, 1.5 * stroke)
-    keys = [
-        (0.0, guard),
-        (start - prepare, guard),
-        (start, windup),
-        (end, strike),
-        (end + recover, guard),
-        (max(duration, end + recover) + 1e-6, guard),
-    ]
-    keys = [k for i, k in enumerate(keys) if i == 0 or k[0] > keys[i - 1][0] + 1e-6]
-    num_frames = round(duration * fps) + 1
-    times = np.arange(num_frames) / fps
-    poses = _interpolate(keys, times)
-    motion = Motion(
-        poses=poses, trans=np.tile(trans, (num_frames, 1)), fps=float(fps), name=action
-    )
-    if not swing:  # thrusts travel in a straight line (swings keep their arc)
-        first = int(np.ceil(start * fps))
-        last = min(int(np.floor(end * fps)), num_frames - 1)
-        motion = follow_line(body, motion, joint_index(effector), first, last)
+    # it is the skin that must touch the target at contact_time, not the joint: the knuckles,
+    # fingertips or toes lead the joint by several cm along the direction of motion, by an
+    # amount that depends on the pose mid-stroke. Plan the joint onto an aim point, measure
+    # where the leading skin vertex is at the contact frame, and shift the aim point along
+    # the stroke until the skin sits on the target (converges in 2-3 rounds).
+    joint = joint_index(effector)
+    ends = body.joint_positions(np.stack([windup, strike]), np.tile(trans, (2, 1)))
+    a, b = ends[0, joint].astype(np.float64), ends[1, joint].astype(np.float64)
+    if swing:  # the joint-space arc; direction of motion where it passes the target
+        _, direction = _closest_approach(body, windup, strike, trans, joint, target_w)
+    else:  # thrusts are straightened (follow_path): the segment from wind-up to strike
+        direction = _unit(b - a)
+    contact_frame = round(contact_time * fps)
+    candidates = effector_vertices(body, joint)
+    timed = _TimedStroke(body, action, (guard, windup, strike), trans, joint, stroke, fps)
+    tried: list[tuple[float, float]] = []  # (aim shift along the stroke [m], shortfall [m])
+    shift = 0.0
+    for _ in range(6):
+        aim_point = target_w + shift * direction
+        if swing:
+            s_star, _ = _closest_approach(body, windup, strike, trans, joint, aim_point)
+        else:  # project the aim point on the segment
+            s_star = float(np.clip(np.dot(aim_point - a, b - a) / np.dot(b - a, b - a), 0, 1))
+        motion, start, end = timed.motion(s_star, contact_time, duration, approach_speed)
+        span = slice(contact_frame - 1, contact_frame + 2)
+        posed = body.forward(motion.poses[span], motion.trans[span])
+        moving = posed.joints[2, joint].astype(np.float64) - posed.joints[0, joint]
+        vertex, _ = leading_vertex(posed.vertices[1], posed.joints[1, joint], candidates, moving)
+        shortfall = float((target_w - posed.vertices[1, vertex]) @ direction)
+        tried.append((shift, shortfall))
+        if abs(shortfall) < 3e-3:
+            break
+        if len(tried) == 1:
+            shift += shortfall
+        else:  # secant step on shortfall(shift), which is monotone but not linear
+            (x0, f0), (x1, f1) = tried[-2], tried[-1]
+            shift = x1 - f1 * (x1 - x0) / (f1 - f0) if abs(f1 - f0) > 1e-9 else x1 + f1
     return ActionMotion(
         motion=motion,
         action=action,
         effector=effector,
         effector_joint=joint_index(effector),
-        contact_frame=round(contact_time * fps),
+        contact_frame=contact_frame,
         target=target_w,
         stroke=(start, end),
     )
 
 
+class _TimedStroke:
+    """Key poses (guard, wind-up, strike) timed so the stroke passes parameter s* at the
+    contact time, interpolated per frame; thrusts straightened onto a line."""
+
+    def __init__(
+        self,
+        body: BodyModel,
+        action: str,
+        keys: tuple[np.ndarray, np.ndarray, np.ndarray],
+        trans: np.ndarray,
+        joint: int,
+        stroke: float,
+        fps: float,
+    ) -> None:
+        self.body, self.action, self.keys = body, action, keys
+        self.trans, self.joint, self.stroke, self.fps = trans, joint, stroke, float(fps)
+
+    def motion(
+        self, s_star: float, contact_time: float, duration: float, approach_speed: float
+    ) -> tuple[Motion, float, float]:
+        """(motion, stroke start [s], stroke end [s])."""
+        guard, windup, strike = self.keys
+        stroke, fps = self.stroke, self.fps
+        u_star = float(np.interp(s_star, _min_jerk(_U), _U))  # min_jerk(u*) = s*
+        start = contact_time - u_star * stroke
+        prepare = max(0.3, stroke)  # wind-up no faster than the strike: peak stays at contact
+        if start < prepare - 1e-9:
+            raise ActionError(
+                f"contact_time={contact_time} s is too early for a {stroke:.2f} s stroke at "
+                f"{approach_speed} m/s after a {prepare:.2f} s wind-up; use contact_time >= "
+                f"{prepare + u_star * stroke:.2f} s or a higher approach_speed."
+            )
+        end = start + stroke
+        # the way back is slower than the strike, so the speed peak stays at contact
+        recover = max(0.35, 1.5 * stroke)
+        keys = [
+            (0.0, guard),
+            (start - prepare, guard),
+            (start, windup),
+            (end, strike),
+            (end + recover, guard),
+            (max(duration, end + recover) + 1e-6, guard),
+        ]
+        keys = [k for i, k in enumerate(keys) if i == 0 or k[0] > keys[i - 1][0] + 1e-6]
+        num_frames = round(duration * fps) + 1
+        poses = _interpolate(keys, np.arange(num_frames) / fps)
+        motion = Motion(
+            poses=poses, trans=np.tile(self.trans, (num_frames, 1)), fps=fps, name=self.action
+        )
+        if self.action in ("punch", "push"):  # thrusts travel in a straight line
+            times = np.arange(num_frames) / fps
+            inside = np.flatnonzero((times > start) & (times < end))
+            keys_xyz = self.body.joint_positions(
+                np.stack([windup, strike]), np.tile(self.trans, (2, 1))
+            )
+            a, b = keys_xyz[:, self.joint].astype(np.float64)
+            s = _min_jerk((times[inside] - start) / stroke)
+            motion = follow_path(self.body, motion, self.joint, inside, a + s[:, None] * (b - a))
+        return motion, start, end
+
+
 _U = np.linspace(0.0, 1.0, 201)
+
+
+def _slerp(a: np.ndarray, b: np.ndarray, s: float) -> np.ndarray:
+    """Per-joint slerp from pose a to pose b ((24, 3) axis-angle) at parameter s."""
+    ra, rb = Rotation.from_rotvec(a), Rotation.from_rotvec(b)
+    return (ra * Rotation.from_rotvec(s * (ra.inv() * rb).as_rotvec())).as_rotvec()
 
 
 def _closest_approach(
@@ -338,15 +422,16 @@ def _closest_approach(
     trans: np.ndarray,
     joint: int,
     target: np.ndarray,
-) -> float:
-    """Interpolation parameter s in [0, 1] (per-joint slerp from pose a to b) at which the
-    joint passes closest to ``target``."""
-    s = np.linspace(0.0, 1.0, 41)
-    ra, rb = Rotation.from_rotvec(a), Rotation.from_rotvec(b)
-    step = (ra.inv() * rb).as_rotvec()
-    poses = np.stack([(ra * Rotation.from_rotvec(x * step)).as_rotvec() for x in s])
+) -> tuple[float, np.ndarray]:
+    """(s, direction): the interpolation parameter in [0, 1] (per-joint slerp from pose a to
+    b) at which the joint passes closest to ``target``, and the unit direction it moves in
+    there."""
+    s = np.linspace(0.0, 1.0, 201)
+    poses = np.stack([_slerp(a, b, x) for x in s])
     joints = body.joint_positions(poses, np.tile(trans, (len(s), 1)))[:, joint]
-    return float(s[np.argmin(np.linalg.norm(joints - target, axis=1))])
+    best = int(np.argmin(np.linalg.norm(joints - target, axis=1)))
+    tangent = np.gradient(joints.astype(np.float64), axis=0)[best]
+    return float(s[best]), _unit(tangent)
 
 
 def _through_direction(
@@ -379,4 +464,4 @@ def _effector_path(
     return float(np.linalg.norm(joints[1, joint] - joints[0, joint]))
 
 
-__all__ = ["ACTIONS", "DEFAULT_EFFECTOR", "ActionMotion", "make_action"]
+__all__ = ["ACTIONS", "DEFAULT_EFFECTOR", "ActionMotion", "check_action", "make_action"]

@@ -6,11 +6,15 @@ a temporal window around the contact frame: per-joint axis-angle offsets ``delta
 effector's limb chain, blended in by a raised-cosine profile w(t) (1 at the contact frame,
 0 at and outside the window edges), so the correction is smooth (no jerk), leaves frames
 outside the window untouched and never moves the feet of upper-body actions. The offsets
-minimise, by Adam through the body's differentiable forward kinematics (torch),
+solve, by damped Gauss-Newton (Levenberg-Marquardt) steps through the body's differentiable
+forward kinematics and skinning (torch),
 
-    |p_eff(t*) - c|^2 + lambda_reg |delta|^2 + lambda_lim sum relu(|theta| - theta_max)^2,
+    min |p_skin(t*) - c|^2 + sum relu(|theta| - theta_max)^2   (smallest-norm steps),
 
-where c is the closest point of the object surface to the effector, re-projected every step.
+where p_skin is the effector's skin vertex deepest in (or nearest to) the object and c its
+closest point on the object surface, both re-evaluated every step. Damped steps move the
+joints no more than needed: Adam with a fixed learning rate wandered at the centimetre level
+and slowed fast strikes down.
 """
 
 from __future__ import annotations
@@ -24,11 +28,14 @@ import torch
 import trimesh
 
 from phygenhoi.body import BodyModel
+from phygenhoi.effector import effector_vertices
 from phygenhoi.errors import ContactError
 from phygenhoi.motion import Motion
 from phygenhoi.skeleton import JOINT_NAMES, PARENTS, joint_index
 
 CANDIDATE_EFFECTORS = ("left_hand", "right_hand", "left_foot", "right_foot")
+JOINT_LIMIT = 2.6  # [rad] largest axis-angle magnitude a corrected limb joint may reach
+LIMIT_WEIGHT = 1.0  # [m/rad] weight of the joint-limit residual against the distance [m]
 
 
 @dataclass(frozen=True)
@@ -37,14 +44,16 @@ class AttractionResult:
 
     Attributes:
         motion: the corrected motion. effector_joint: SMPL joint index. contact_frame: t*.
-        window: (first, last) frame of the corrected span. distance_before / distance_after:
-            effector-to-surface distance at t* [m]. iterations: optimiser steps taken.
+        window: (first, last) frame of the corrected span. skin_vertex: the body vertex
+            brought onto the surface. distance_before / distance_after: the gap or depth of the
+            nearest (deepest) skin vertex at t* [m]. iterations: optimiser steps taken.
     """
 
     motion: Motion
     effector_joint: int
     contact_frame: int
     window: tuple[int, int]
+    skin_vertex: int
     distance_before: float
     distance_after: float
     iterations: int
@@ -85,21 +94,25 @@ def attract(
     effector_joint: int | None = None,
     contact_frame: int | None = None,
     window: float = 0.25,
-    iterations: int = 200,
-    tolerance: float = 2e-3,
-    regularization: float = 1e-3,
-    offset: float = 0.0,
+    iterations: int = 30,
+    tolerance: float = 1e-3,
+    regularization: float = 1e-4,
 ) -> AttractionResult:
-    """Correct ``motion`` so the effector touches ``surface`` (world, Z-up) at the contact frame.
+    """Correct ``motion`` so the effector's skin touches ``surface`` (world, Z-up) at the
+    contact frame.
+
+    The skin point is the effector vertex (hand and wrist, or foot and ankle) deepest in, or
+    nearest to, the surface at the contact frame; it is pulled onto its closest surface
+    point, from outside or from inside, so the skin touches without sinking in.
 
     Args:
         window: half-width of the corrected span [s].
-        iterations: maximum Adam steps; stops early once within ``tolerance`` [m].
-        offset: distance [m] the joint should keep from the surface, e.g. the thickness of the
-            fist around the hand joint, so the skin (not the joint) touches the surface.
+        iterations: maximum Levenberg-Marquardt steps; stops once within ``tolerance`` [m].
+        regularization: damping [m^2] of the steps (larger: smaller, slower steps).
 
     Raises:
-        ContactError: the surface is empty, or the contact frame lies outside the motion.
+        ContactError: the surface is empty, the contact frame lies outside the motion, or the
+            correction would bend a joint past its limit.
     """
     if len(surface.faces) == 0:
         raise ContactError("the object surface has no faces; cannot attract to it.")
@@ -115,102 +128,108 @@ def attract(
     frames = np.arange(first, last + 1)
     profile = 0.5 * (1.0 + np.cos(math.pi * (frames - contact_frame) / (half + 1)))
     chain = _chain(effector_joint)
+    hand = effector_vertices(body, effector_joint)
 
     dtype = torch.float64
     base = torch.as_tensor(motion.poses[frames], dtype=dtype)  # (W, 24, 3)
     trans = torch.as_tensor(motion.trans[frames], dtype=dtype)
     weight = torch.as_tensor(profile, dtype=dtype)[:, None, None]
-    mask = torch.zeros(24, 1, dtype=dtype)
-    mask[chain] = 1.0
-    delta = torch.zeros(24, 3, dtype=dtype, requires_grad=True)
-    optimizer = torch.optim.Adam([delta], lr=0.03)
     k = int(np.where(frames == contact_frame)[0][0])
 
-    def effector_at_contact(d: torch.Tensor) -> torch.Tensor:
-        pose = base[k : k + 1] + weight[k : k + 1] * (mask * d)[None]
-        return body.joint_positions_torch(pose, trans[k : k + 1])[0, effector_joint]
+    def pose_at_contact(chain_delta: torch.Tensor) -> torch.Tensor:
+        pose = base[k].clone()
+        pose[chain] = pose[chain] + weight[k, 0] * chain_delta.reshape(len(chain), 3)
+        return pose
 
-    def distance(point: np.ndarray) -> tuple[float, np.ndarray]:
-        """|distance to the surface - offset| and the point at ``offset`` outside the surface."""
-        closest, dist, face = trimesh.proximity.closest_point(surface, point[None])
-        normal = surface.face_normals[face[0]]
-        return abs(float(dist[0]) - offset), closest[0] + offset * normal
+    def skin_at_contact(chain_delta: torch.Tensor) -> torch.Tensor:
+        """(H, 3) effector skin vertices at the contact frame."""
+        pose = pose_at_contact(chain_delta)[None]
+        return body.forward_torch(pose, trans[k : k + 1])[0][0, hand]
 
-    start_point = effector_at_contact(delta).detach().numpy()
-    distance_before, closest = distance(start_point)
+    def residual(chain_delta: torch.Tensor, vertex: int, goal: torch.Tensor) -> torch.Tensor:
+        """Skin-to-surface offset [m] and joint-limit excess (scaled to m, rad beyond 2.6)."""
+        angles = torch.linalg.norm(pose_at_contact(chain_delta)[chain], dim=-1)
+        limit = LIMIT_WEIGHT * torch.relu(angles - JOINT_LIMIT)
+        return torch.cat([skin_at_contact(chain_delta)[vertex] - goal, limit])
+
+    def touching(points: np.ndarray) -> tuple[int, float, np.ndarray]:
+        """The skin vertex deepest in (or nearest to) the surface, its signed distance [m]
+        (> 0 inside) and its closest surface point."""
+        depth = trimesh.proximity.signed_distance(surface, points)
+        vertex = int(np.argmax(depth))
+        nearest, _, _ = trimesh.proximity.closest_point(surface, points[vertex][None])
+        return vertex, float(depth[vertex]), nearest[0]
+
+    # damped least squares (Levenberg-Marquardt) on the chain's axis-angle offsets: each step
+    # is the smallest joint change that moves the touching skin vertex onto its closest
+    # surface point, with joint limits as extra residuals, so the motion changes no more than
+    # needed; which vertex touches, and where, is re-evaluated every step
+    delta = torch.zeros(3 * len(chain), dtype=dtype)
+    with torch.no_grad():
+        vertex, depth, target_point = touching(skin_at_contact(delta).numpy())
+    distance_before = current = abs(depth)
     steps = 0
-    current = distance_before
-    for steps in range(1, iterations + 1 if distance_before >= tolerance else 1):  # noqa: B007 - the count is reported
-        optimizer.zero_grad()
-        p = effector_at_contact(delta)
-        target = torch.as_tensor(closest, dtype=dtype)
-        angles = torch.linalg.norm(base + weight * (mask * delta)[None], dim=-1)
-        loss = (
-            torch.sum((p - target) ** 2)
-            + regularization * torch.sum(delta**2)
-            + 10.0 * torch.sum(torch.relu(angles - 2.6) ** 2)
+    while current >= tolerance and steps < iterations:
+        steps += 1
+        goal = torch.as_tensor(target_point, dtype=dtype)
+        r = residual(delta, vertex, goal).detach()
+        jacobian = torch.autograd.functional.jacobian(
+            lambda d, v=vertex, g=goal: residual(d, v, g), delta
         )
-        loss.backward()
-        optimizer.step()
+        damping = regularization * torch.eye(len(r), dtype=dtype)
+        delta = delta - jacobian.T @ torch.linalg.solve(jacobian @ jacobian.T + damping, r)
         with torch.no_grad():
-            point = effector_at_contact(delta).numpy()
-        current, closest = distance(point)
-        if current < tolerance:
-            break
+            vertex, depth, target_point = touching(skin_at_contact(delta).numpy())
+        current = abs(depth)
+    full = torch.zeros(24, 3, dtype=dtype)
+    full[chain] = delta.reshape(len(chain), 3)
     poses = motion.poses.copy()
-    poses[frames] = (base + weight * (mask * delta.detach())[None]).numpy()
+    poses[frames] = (base + weight * full[None]).numpy()
     corrected = Motion(poses=poses, trans=motion.trans.copy(), fps=motion.fps, name=motion.name)
     return AttractionResult(
         motion=corrected,
         effector_joint=int(effector_joint),
         contact_frame=int(contact_frame),
         window=(int(first), int(last)),
+        skin_vertex=int(hand[vertex]),
         distance_before=distance_before,
         distance_after=current,
         iterations=steps,
     )
 
 
-def follow_line(
+def follow_path(
     body: BodyModel,
     motion: Motion,
     effector_joint: int,
-    first: int,
-    last: int,
+    frames: np.ndarray,
+    path: np.ndarray,
     iterations: int = 150,
 ) -> Motion:
-    """Re-time the limb chain of ``effector_joint`` over frames [first, last] so the effector
-    moves on the straight segment between its positions at ``first`` and ``last`` with a
-    minimum-jerk profile (joint-space interpolation makes strikes curve, so the effector would
-    meet a target moving sideways). Per-frame axis-angle offsets of the chain, fitted by Adam
-    through the forward kinematics; frames outside the span are untouched."""
-    frames = np.arange(first, last + 1)
-    if len(frames) < 3:
+    """Adjust the limb chain of ``effector_joint`` at ``frames`` (consecutive indices) so the
+    effector follows ``path`` ((F, 3) world points [m]), e.g. a straight strike (joint-space
+    interpolation makes strikes curve, so the effector would meet a target moving sideways).
+    Per-frame axis-angle offsets of the chain, fitted by Adam through the forward kinematics
+    with a smoothness term; frames outside are untouched."""
+    frames = np.asarray(frames, dtype=np.int64)
+    if len(frames) == 0:
         return motion
     chain = _chain(effector_joint)
     dtype = torch.float64
     base = torch.as_tensor(np.array(motion.poses[frames]), dtype=dtype)
     trans = torch.as_tensor(np.array(motion.trans[frames]), dtype=dtype)
-    with torch.no_grad():
-        ends = body.joint_positions_torch(base[[0, -1]], trans[[0, -1]])[:, effector_joint]
-    u = torch.linspace(0.0, 1.0, len(frames), dtype=dtype)
-    s = u**3 * (10 - 15 * u + 6 * u * u)
-    line = ends[0] + s[:, None] * (ends[1] - ends[0])  # (F, 3) desired effector path
+    goal = torch.as_tensor(np.asarray(path, dtype=np.float64), dtype=dtype)
     mask = torch.zeros(24, 1, dtype=dtype)
     mask[chain] = 1.0
     delta = torch.zeros(len(frames), 24, 3, dtype=dtype, requires_grad=True)
     optimizer = torch.optim.Adam([delta], lr=0.03)
     for _ in range(iterations):
         optimizer.zero_grad()
-        pose = base + mask * delta
-        p = body.joint_positions_torch(pose, trans)[:, effector_joint]
+        p = body.joint_positions_torch(base + mask * delta, trans)[:, effector_joint]
         smooth = torch.sum((delta[2:] - 2 * delta[1:-1] + delta[:-2]) ** 2)
-        loss = torch.sum((p - line) ** 2) + 1e-3 * torch.sum(delta**2) + 1e-2 * smooth
+        loss = torch.sum((p - goal) ** 2) + 1e-3 * torch.sum(delta**2) + 1e-2 * smooth
         loss.backward()
         optimizer.step()
-        with torch.no_grad():  # the span's end poses stay exactly as they were
-            delta[0] = 0.0
-            delta[-1] = 0.0
     poses = motion.poses.copy()
     poses[frames] = (base + mask * delta.detach()).numpy()
     return Motion(poses=poses, trans=motion.trans.copy(), fps=motion.fps, name=motion.name)

@@ -181,6 +181,11 @@ class BodyModel:
         return self._rest_joints.copy()
 
     @property
+    def skinning_weights(self) -> np.ndarray:
+        """(V, 24) float64 linear-blend-skinning weights (rows sum to 1)."""
+        return self._arrays.weights.copy()
+
+    @property
     def pelvis_offset(self) -> np.ndarray:
         """(3,) float32 [m]: world pelvis position at zero ``trans`` (``rest_joints[0]``).
 

@@ -16,6 +16,7 @@ __all__ = [
     "MotionError",
     "MotionFileNotFoundError",
     "PhyGenHOIError",
+    "SceneError",
 ]
 
 
@@ -33,6 +34,10 @@ class BodyModelError(PhyGenHOIError, ConfigError, FileNotFoundError):
 
 class ActionError(PhyGenHOIError, ConfigError):
     """An action is unknown or its parameters are invalid (e.g. unreachable target)."""
+
+
+class SceneError(PhyGenHOIError, ConfigError):
+    """An HOI scene's geometry is invalid: the object below the ground or outside the domain."""
 
 
 class ContactError(PhyGenHOIError, RuntimeError):

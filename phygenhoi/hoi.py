@@ -22,10 +22,10 @@ from scipy.spatial import cKDTree
 
 import mpm
 from mpm.meshio import RayWinding
-from phygenhoi.actions import ActionMotion, make_action
+from phygenhoi.actions import ActionMotion, check_action, make_action
 from phygenhoi.attraction import AttractionResult, attract
 from phygenhoi.body import BodyModel
-from phygenhoi.errors import ActionError, ContactError
+from phygenhoi.errors import ActionError, ContactError, SceneError
 from phygenhoi.skeleton import joint_index
 
 logger = logging.getLogger("emu4d.phygenhoi")
@@ -40,6 +40,35 @@ class HOIResult:
     action: ActionMotion
     attraction: AttractionResult | None
     metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def _check_domain(
+    domain: tuple[Sequence[float], Sequence[float]],
+    low: np.ndarray,
+    high: np.ndarray,
+    ground: float,
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Validate a user-given simulation domain: it must hold the object and the ground."""
+    try:
+        lo, hi = (np.asarray(b, dtype=np.float64).reshape(3) for b in domain)
+    except (TypeError, ValueError):
+        raise SceneError(
+            f"domain must be ((xmin, ymin, zmin), (xmax, ymax, zmax)) [m], got {domain!r}."
+        ) from None
+    if not (np.isfinite(lo).all() and np.isfinite(hi).all() and (hi > lo).all()):
+        raise SceneError(f"domain must have finite bounds with max > min, got {domain!r}.")
+    if (low < lo).any() or (high > hi).any():
+        raise SceneError(
+            f"the object (bounds {np.round(low, 3).tolist()} .. {np.round(high, 3).tolist()}) "
+            f"is not inside the domain {lo.tolist()} .. {hi.tolist()}; enlarge the domain or "
+            "move the object."
+        )
+    if not lo[2] <= ground < hi[2]:
+        raise SceneError(
+            f"the ground (z = {ground} m) must lie inside the domain's z range "
+            f"[{lo[2]}, {hi[2]}); lower domain_min z."
+        )
+    return tuple(lo.tolist()), tuple(hi.tolist())
 
 
 def _front_point(surface: trimesh.Trimesh, center: np.ndarray, facing: np.ndarray) -> np.ndarray:
@@ -67,6 +96,8 @@ class HOIScene:
         attraction: run the windowed attraction (recommended).
         settle_time: the object first settles under gravity for this long [s] with the body
             away (not recorded), so the recorded object starts at rest.
+        domain: optional ((xmin, ymin, zmin), (xmax, ymax, zmax)) [m] simulation box; by
+            default the object's bounds plus 0.3 m around and above.
     """
 
     def __init__(
@@ -88,12 +119,13 @@ class HOIScene:
         friction: float = 0.5,
         seed: int = 0,
         settle_time: float = 0.5,
+        domain: tuple[Sequence[float], Sequence[float]] | None = None,
     ) -> None:
+        self.effector = check_action(action, effector)
         self.action = action
         self.shape = shape
         self.material = material
         self.body = body or BodyModel()
-        self.effector = effector
         self.contact_time = float(contact_time)
         self.approach_speed = float(approach_speed)
         self.duration = self.contact_time + 0.8 if duration is None else float(duration)
@@ -115,24 +147,29 @@ class HOIScene:
         if surface is None:
             raise ActionError("the object shape has no surface mesh; use a solid shape.")
         self.surface = surface
-        low = np.asarray(shape.bounds()[0])
+        low, high = (np.asarray(b, dtype=np.float64) for b in shape.bounds())
         if low[2] < ground - 1e-6:
-            raise ActionError(
+            raise SceneError(
                 f"the object reaches below the ground ({low[2]:.3f} < {ground} m); "
                 "raise it so it rests on the ground."
             )
-
-    def _skin_thickness(self, joint: int) -> float:
-        """Distance [m] from a joint to the nearest skin vertex in the rest pose."""
-        rest = self.body.rest_vertices.astype(np.float64)
-        return float(np.linalg.norm(rest - self.body.rest_joints[joint], axis=1).min())
+        self.domain = None if domain is None else _check_domain(domain, low, high, ground)
 
     def _target(self) -> np.ndarray:
         low, high = (np.asarray(b, dtype=np.float64) for b in self.shape.bounds())
         center = (low + high) / 2
         if self.target_height is not None:
             center[2] = float(self.target_height)
-        return _front_point(self.surface, center, self.facing)
+        return _front_point(self.surface, center, self.strike_direction())
+
+    def strike_direction(self) -> np.ndarray:
+        """Horizontal direction the effector moves in at contact: along ``facing`` for
+        thrusts and kicks; across the body for a slap (a right hand sweeps to the subject's
+        left), which therefore strikes the object's side facing the incoming hand."""
+        if self.action != "slap":
+            return self.facing
+        left = np.array([-self.facing[1], self.facing[0], 0.0])
+        return -left if self.effector.startswith("left") else left
 
     def _pedestal(self) -> mpm.colliders.Box | None:
         """A static box from the ground up to the object's bottom when the object is raised
@@ -149,6 +186,9 @@ class HOIScene:
         )
 
     def _simulator(self) -> mpm.Simulator:
+        if self.domain is not None:
+            lo, hi = self.domain
+            return mpm.Simulator(domain_min=lo, domain_max=hi, dx=self.dx, seed=self.seed)
         low, high = (np.asarray(b, dtype=np.float64) for b in self.shape.bounds())
         margin = 0.3
         lo = np.array([low[0] - margin, low[1] - margin, self.ground - 4 * self.dx])
@@ -186,14 +226,16 @@ class HOIScene:
         sim.initialize()
         return sim
 
-    def _untouched_reference(self, posed: Any, frames: int) -> np.ndarray:
-        """Object particle positions of the same run with the body out of reach, for
-        ``frames`` frames: the object's own settling, to compare against before contact."""
+    def _untouched_reference(self, posed: Any, frames: int) -> tuple[np.ndarray, np.ndarray]:
+        """The same run with the body out of reach, for ``frames`` frames: object particle
+        positions (F, N, 3) and linear momentum (F, 3). Its difference to the real run is what
+        the body did: the object's own settling, support and gravity reactions cancel."""
         sim = self._build(posed, away=True)
         if frames <= 1:
-            return sim.particle_state().x[None]
+            state = sim.particle_state()
+            return state.x[None], mpm.diagnostics.linear_momentum(state.mass, state.v)[None]
         traj = sim.run(duration=(frames - 1) / self.fps, fps=self.fps, progress=False)
-        return traj.tracks["object"].positions
+        return traj.tracks["object"].positions, traj.diagnostics["linear_momentum"]
 
     def run(self, progress: bool = True) -> HOIResult:
         """Generate the motion, attract it to the object and simulate the interaction."""
@@ -220,7 +262,6 @@ class HOIScene:
                 self.surface,
                 action.effector_joint,
                 action.contact_frame,
-                offset=self._skin_thickness(action.effector_joint),
             )
             motion = attraction.motion
         posed = self.body.forward(motion.poses, motion.trans)
@@ -241,7 +282,9 @@ class HOIScene:
             diagnostics=recorded.diagnostics,
             metadata=recorded.metadata,
         )
-        reference = self._untouched_reference(posed, contact) if contact > 0 else None
+        # the body-free run up to the end of the impulse window (contact + 0.1 s)
+        window_end = min(contact + _impulse_frames(self.fps), traj.num_frames - 1)
+        reference = self._untouched_reference(posed, window_end + 1)
         metrics = _metrics(self, traj, posed, action, attraction, contact, reference)
         metrics["wall_time_s"] = round(time.perf_counter() - start, 2)
         traj.metadata["hoi"] = {
@@ -267,6 +310,12 @@ def _contact_frame(body_vertices: np.ndarray, particles: np.ndarray, dx: float) 
     return None
 
 
+def _impulse_frames(fps: float) -> int:
+    """Frames of the impulse window after contact: 0.1 s, the duration of a strike's contact
+    phase, before the object's own response (sliding, wobbling, tipping) takes over."""
+    return max(1, round(0.1 * fps))
+
+
 def _metrics(
     scene: HOIScene,
     traj: mpm.Trajectory,
@@ -274,32 +323,34 @@ def _metrics(
     action: ActionMotion,
     attraction: AttractionResult | None,
     contact: int,
-    reference: np.ndarray | None,
+    reference: tuple[np.ndarray, np.ndarray],
 ) -> dict[str, Any]:
     fps = scene.fps
     joints = posed.joints.astype(np.float64)
     velocity = np.gradient(joints, 1.0 / fps, axis=0)
     effector_velocity = velocity[contact, action.effector_joint]
-    window_end = min(contact + max(1, round(0.1 * fps)), len(joints) - 1)
+    reference_positions, reference_momentum = reference
     P = traj.diagnostics["linear_momentum"]
-    before = P[max(contact - 1, 0)]
-    # the strike's own impulse: a short window (0.1 s) after contact, before support and
-    # gravity reactions (a pushed object sliding off its support) dominate the momentum
-    after_frame = min(window_end, traj.num_frames - 1)
-    after = P[after_frame]
-    impulse = after - before
-    cosine = float(
-        impulse @ effector_velocity
-        / max(np.linalg.norm(impulse) * np.linalg.norm(effector_velocity), 1e-12)
-    )
+    n = min(len(P), len(reference_momentum))
+    # momentum the body gave the object: the difference to the body-free run (identical time
+    # steps), so gravity, support reactions and the object's own settling cancel; "after" is
+    # the end of the strike, the frame of the window where that difference peaks
+    transferred = P[:n] - reference_momentum[:n]
+    window = np.arange(contact, n)
+    after_frame = int(window[np.argmax(np.linalg.norm(transferred[window], axis=1))])
+    before_frame = max(contact - 1, 0)
+    impulse = transferred[after_frame] - transferred[before_frame]
+    norm = max(float(np.linalg.norm(impulse)), 1e-12)
+    speed = max(float(np.linalg.norm(effector_velocity)), 1e-12)
+    cosine = float(impulse @ effector_velocity / (norm * speed))
     particles = traj.tracks["object"].positions
     # the body's effect before contact: difference to the same run without the body (the
     # object's own settling cancels; the simulation is deterministic)
     displacement_before = 0.0
-    if reference is not None and contact > 0:
-        n = min(contact, len(reference))
+    if contact > 0:
+        k = min(contact, len(reference_positions))
         displacement_before = float(
-            np.linalg.norm(particles[:n] - reference[:n], axis=-1).max()
+            np.linalg.norm(particles[:k] - reference_positions[:k], axis=-1).max()
         )
     depths = _penetration(posed.vertices, posed.faces, particles, contact, traj.num_frames)
     feet = [joint_index("left_foot"), joint_index("right_foot")]
@@ -313,14 +364,15 @@ def _metrics(
         "contact_time_s": contact / fps,
         "planned_contact_frame": int(action.contact_frame),
         "effector_speed_at_contact_m_s": float(np.linalg.norm(effector_velocity)),
-        "object_momentum_before_kg_m_s": before.tolist(),
-        "object_momentum_after_kg_m_s": after.tolist(),
-        "impulse_direction": (impulse / max(np.linalg.norm(impulse), 1e-12)).tolist(),
+        "object_momentum_before_kg_m_s": P[before_frame].tolist(),
+        "object_momentum_after_kg_m_s": P[after_frame].tolist(),
+        "momentum_after_frame": after_frame,
+        "transferred_momentum_kg_m_s": impulse.tolist(),
+        "impulse_direction": (impulse / norm).tolist(),
         "impulse_effector_cosine": cosine,
-        "impulse_facing_cosine": float(
-            impulse @ scene.facing / max(np.linalg.norm(impulse), 1e-12)
-        ),
+        "impulse_strike_direction_cosine": float(impulse @ scene.strike_direction() / norm),
         "object_displacement_before_contact_m": displacement_before,
+        "object_displacement_after_contact_m": _com_travel(traj, contact),
         "max_penetration_m": float(depths.max()) if depths.size else 0.0,
         "mean_penetration_m": float(depths.mean()) if depths.size else 0.0,
         "max_penetration_cells": float(depths.max() / scene.dx) if depths.size else 0.0,
@@ -328,6 +380,12 @@ def _metrics(
         "attraction_distance_before_m": attraction.distance_before if attraction else None,
         "attraction_distance_after_m": attraction.distance_after if attraction else None,
     }
+
+
+def _com_travel(traj: mpm.Trajectory, contact: int) -> float:
+    """How far [m] the object's centre of mass moved from the contact frame to the end."""
+    com = np.asarray(traj.diagnostics["center_of_mass:object"])
+    return float(np.linalg.norm(com[-1] - com[contact]))
 
 
 def _penetration(
