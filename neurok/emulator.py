@@ -1,0 +1,357 @@
+"""Emulate an object's dynamics with a trained model: bind it to a rest shape, set the initial
+state (given, or fitted to an observed state), integrate the latent Lagrangian dynamics, and
+return an :class:`mpm.Trajectory` like any simulation.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import trimesh
+from tqdm.auto import tqdm
+
+import mpm
+from mpm.meshio import RayWinding
+from neurok.dynamics import Body, Contact, LatentDynamics
+from neurok.errors import LatentError, MeshError
+from neurok.model import NeuROK, normalise
+
+logger = logging.getLogger("emu4d.neurok")
+
+
+@dataclass(frozen=True)
+class MaterialParams:
+    """Elastic parameters of the emulated object: E [Pa], nu [-], density [kg/m^3], and
+    Kelvin-Voigt viscosity [Pa s] (0: undamped)."""
+
+    E: float = 5.0e4
+    nu: float = 0.3
+    density: float = 1000.0
+    viscosity: float = 10.0
+
+    @classmethod
+    def of(cls, material: Any) -> MaterialParams:
+        """From an mpm material, a dict, or a MaterialParams."""
+        if isinstance(material, MaterialParams):
+            return material
+        if isinstance(material, dict):
+            keys = ("E", "nu", "density", "viscosity")
+            return cls(**{k: float(material[k]) for k in keys if k in material})
+        return cls(
+            E=float(material.E), nu=float(material.nu), density=float(material.density),
+            viscosity=float(getattr(material, "viscosity", 0.0)),
+        )  # fmt: skip
+
+
+def check_mesh(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
+    """Raise MeshError unless ``mesh`` encloses a positive volume."""
+    if len(mesh.faces) == 0 or len(mesh.vertices) < 4:
+        raise MeshError("the rest mesh has no faces; give a closed triangle mesh.")
+    if not mesh.is_watertight:
+        raise MeshError(
+            "the rest mesh is not closed (watertight), so it has no inside; repair it, e.g. "
+            "with trimesh.repair.fill_holes, or use a solid primitive."
+        )
+    if not mesh.volume > 1e-9:
+        raise MeshError(
+            f"the rest mesh encloses no volume ({mesh.volume:.3g} m^3); a flat or inverted "
+            "mesh cannot be simulated as a solid."
+        )
+    return mesh
+
+
+def sample_interior(mesh: trimesh.Trimesh, count: int, seed: int = 0) -> np.ndarray:
+    """``count`` points inside a closed mesh: a jittered grid fine enough to hold them,
+    subsampled at random (seeded)."""
+    rng = np.random.default_rng(seed)
+    low, high = mesh.bounds
+    spacing = (mesh.volume / (4 * count)) ** (1 / 3)
+    axes = [np.arange(lo + spacing / 2, hi, spacing) for lo, hi in zip(low, high, strict=True)]
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+    grid = grid + rng.uniform(-0.3, 0.3, grid.shape) * spacing
+    inside = grid[RayWinding(mesh.vertices, mesh.faces)(grid)]
+    if len(inside) < count:
+        raise MeshError(f"could only place {len(inside)} points inside the mesh (asked {count}).")
+    return inside[np.sort(rng.choice(len(inside), size=count, replace=False))]
+
+
+def surface_samples(mesh: trimesh.Trimesh, count: int, seed: int = 0) -> np.ndarray:
+    """``count`` area-uniform points on the mesh surface (seeded)."""
+    points, _ = trimesh.sample.sample_surface(mesh, count, seed=seed)
+    return np.asarray(points)
+
+
+class BoundShape:
+    """A model bound to one rest shape: shape tokens, query embeddings and the decoder's output
+    at z = 0 are computed once, so decoding the sample points costs one decoder pass.
+
+    Args:
+        model: a trained NeuROK. mesh: the closed rest surface [m].
+        points: (N, 3) rest sample points [m] (default: ``num_points`` inside the mesh).
+        cloud: (M, 3) rest point cloud for the prior encoder (default: half interior, half
+            surface samples, as in training).
+    """
+
+    def __init__(
+        self,
+        model: NeuROK,
+        mesh: trimesh.Trimesh,
+        points: np.ndarray | None = None,
+        cloud: np.ndarray | None = None,
+        num_points: int = 256,
+        seed: int = 0,
+        dtype: torch.dtype = torch.float64,
+    ) -> None:
+        # a private, frozen copy in the working precision (the caller's model is untouched)
+        self.model = copy.deepcopy(model).to(dtype).eval().requires_grad_(False)
+        self.mesh = check_mesh(mesh)
+        self.dtype = dtype
+        if points is None:
+            points = sample_interior(mesh, num_points, seed)
+        self.rest = np.asarray(points, dtype=np.float64)
+        if cloud is None:
+            cloud = np.concatenate([sample_interior(mesh, 256, seed + 1),
+                                    surface_samples(mesh, 256, seed + 2)])  # fmt: skip
+        self.centre, self.scale = normalise(self.rest)
+        self.scale = float(np.linalg.norm(mesh.bounds[1] - mesh.bounds[0]))
+        with torch.no_grad():
+            local_cloud = self._local(np.asarray(cloud))
+            self.tokens, self.prior_mean = self.model.prior(local_cloud[None])
+        self.points = self._local(self.rest)[None]
+        self._cache = self._queries(self.points)
+
+    def _local(self, points: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor((points - self.centre) / self.scale, dtype=self.dtype)
+
+    def _queries(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.no_grad():
+            queries = self.model.decoder.embed(points)
+            zero = torch.zeros(1, self.model.cfg.latent_dim, dtype=self.dtype)
+            return queries, self.model.decoder.raw(zero, self.tokens, queries)
+
+    def body_positions(self, z: torch.Tensor) -> torch.Tensor:
+        """Sample points [m] in the body frame (rest centre at the origin): (N, 3) for a
+        reduced latent z (state_dim,), or (B, N, 3) for a batch (B, state_dim)."""
+        batch = z if z.dim() == 2 else z[None]
+        z_full = batch @ self.model.basis.T.to(z.dtype)
+        queries, base = self._cache
+        B = batch.shape[0]
+        local = self.model.deform(
+            z_full, self.tokens.expand(B, -1, -1), self.points.expand(B, -1, -1),
+            queries.expand(B, -1, -1), base.expand(B, -1, -1),
+        )  # fmt: skip
+        out = self.scale * local
+        return out if z.dim() == 2 else out[0]
+
+    def decode_points(self, z: torch.Tensor, points: np.ndarray) -> np.ndarray:
+        """Body-frame positions [m] of any rest points (e.g. mesh vertices) for latent z."""
+        local = self._local(np.asarray(points))[None]
+        queries, base = self._queries(local)
+        with torch.no_grad():
+            z_full = (self.model.basis.to(z.dtype) @ z)[None]
+            out = self.model.deform(z_full, self.tokens, local, queries, base)[0]
+        return (self.scale * out).numpy()
+
+
+@dataclass
+class Load:
+    """An external load on the emulated object: a constant ``force`` [N] over [start, end) s,
+    or an ``impulse`` [N s] at ``start`` (spread over one step); on the points inside
+    ``region`` (an mpm shape at the rest placement), or on all points."""
+
+    force: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    impulse: tuple[float, float, float] | None = None
+    start: float = 0.0
+    end: float = float("inf")
+    region: Any = None
+    mask: np.ndarray | None = field(default=None, repr=False)
+
+
+def _loads_callable(
+    loads: Sequence[Load], rest: np.ndarray, mass: torch.Tensor, h: float
+) -> Any:
+    if not loads:
+        return None
+    entries = []
+    for load in loads:
+        mask = np.ones(len(rest), bool) if load.region is None else load.region.contains(rest)
+        if not mask.any():
+            raise LatentError(f"the load region of {load} contains no point of the object.")
+        share = mass * torch.as_tensor(mask, dtype=mass.dtype)
+        share = share / share.sum()
+        entries.append((load, share))
+
+    def external(t: float, x: torch.Tensor) -> torch.Tensor:
+        f = torch.zeros_like(x)
+        for load, share in entries:
+            if load.impulse is not None:
+                if load.start <= t < load.start + h:
+                    f = f + share[:, None] * torch.as_tensor(load.impulse, dtype=x.dtype) / h
+            elif load.start <= t < load.end:
+                f = f + share[:, None] * torch.as_tensor(load.force, dtype=x.dtype)
+        return f
+
+    return external
+
+
+def fit_state(
+    bound: BoundShape, positions: np.ndarray, velocities: np.ndarray | None = None,
+    iterations: int = 50,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Initial conditions from an observed state of the sample points: (q0, qdot0, R0) with
+    q0 = (c, theta, z) minimising |x(q0) - positions|^2 (Kabsch for the frame, then
+    Gauss-Newton on z and the frame), and qdot0 the least-squares fit |J qdot0 - velocities|^2."""
+    from neurok.geometry import kabsch
+
+    positions = np.asarray(positions, dtype=np.float64)
+    R, _ = kabsch(bound.rest - bound.centre, positions - positions.mean(axis=0))
+    dynamics = LatentDynamics(_body_of(bound, MaterialParams()), contact=None)
+    dynamics.R0 = torch.as_tensor(R, dtype=bound.dtype)
+    n = 6 + bound.model.state_dim
+    q = torch.zeros(n, dtype=bound.dtype)
+    q[:3] = torch.as_tensor(positions.mean(axis=0) - 0.0, dtype=bound.dtype)
+    target = torch.as_tensor(positions, dtype=bound.dtype).reshape(-1)
+    for _ in range(iterations):
+        x, J, _, _ = dynamics.kinematics(q, torch.zeros_like(q))
+        residual = x.reshape(-1) - target
+        step = torch.linalg.solve(J.T @ J + 1e-8 * torch.eye(n, dtype=q.dtype), J.T @ residual)
+        q = q - step
+        if float(step.norm()) < 1e-10:
+            break
+    qdot = torch.zeros(n, dtype=bound.dtype)
+    if velocities is not None:
+        _, J, _, _ = dynamics.kinematics(q, torch.zeros_like(q))
+        v = torch.as_tensor(np.asarray(velocities, np.float64), dtype=bound.dtype).reshape(-1)
+        qdot = torch.linalg.lstsq(J, v[:, None]).solution[:, 0]
+    return q.numpy(), qdot.numpy(), dynamics.R0.numpy()
+
+
+def _body_of(bound: BoundShape, material: MaterialParams) -> Body:
+    n = len(bound.rest)
+    volume = bound.mesh.volume / n
+    return Body(
+        positions=bound.body_positions,
+        mass=torch.full((n,), material.density * volume, dtype=torch.float64),
+        volume=torch.full((n,), volume, dtype=torch.float64),
+        rest=bound.rest,
+        E=material.E, nu=material.nu, viscosity=material.viscosity,
+        state_dim=bound.model.state_dim,
+    )  # fmt: skip
+
+
+def simulate(
+    model: NeuROK,
+    rest_mesh: trimesh.Trimesh,
+    material: Any = None,
+    z0: Sequence[float] | np.ndarray | None = None,
+    zdot0: Sequence[float] | np.ndarray | None = None,
+    velocity: Sequence[float] = (0.0, 0.0, 0.0),
+    angular_velocity: Sequence[float] = (0.0, 0.0, 0.0),
+    observed: tuple[np.ndarray, np.ndarray] | None = None,
+    loads: Sequence[Load] = (),
+    duration: float = 1.0,
+    fps: float = 30.0,
+    dt: float = 1.0 / 240.0,
+    ground: float | None = 0.0,
+    friction: float = 0.4,
+    points: np.ndarray | None = None,
+    num_points: int = 256,
+    progress: bool = True,
+) -> mpm.Trajectory:
+    """Emulate ``rest_mesh`` (placed in the world, [m]) made of ``material`` for ``duration``
+    seconds and record ``fps`` frames.
+
+    The initial state is the rest pose moved by latent z0 with latent velocity zdot0, a
+    rigid ``velocity`` [m/s] and ``angular_velocity`` [rad/s] about the centre of mass, or,
+    when ``observed`` = (positions, velocities) of the sample ``points`` is given, fitted to
+    it. ``loads`` apply forces or impulses; ``ground`` is the height of the floor (None: no
+    floor). Returns a Trajectory with an ``object_surface`` mesh track and an ``object``
+    track of the sample points.
+
+    Raises:
+        MeshError: the mesh encloses no volume. LatentError: z0/zdot0 of the wrong size.
+    """
+    start_clock = time.perf_counter()
+    params = MaterialParams.of(material) if material is not None else MaterialParams()
+    bound = BoundShape(model, rest_mesh, points=points, num_points=num_points)
+    k = model.state_dim
+    n = 6 + k
+    body = _body_of(bound, params)
+    contact = None if ground is None else Contact(height=float(ground), friction=friction)
+    dynamics = LatentDynamics(body, contact=contact)
+    if observed is not None:
+        q0, qdot0, R0 = fit_state(bound, observed[0], observed[1])
+        q = torch.as_tensor(q0)
+        qdot = torch.as_tensor(qdot0)
+        dynamics.R0 = torch.as_tensor(R0)
+    else:
+        q = torch.zeros(n, dtype=torch.float64)
+        qdot = torch.zeros(n, dtype=torch.float64)
+        q[:3] = torch.as_tensor(bound.centre)
+        qdot[:3] = torch.as_tensor(np.asarray(velocity, dtype=np.float64))
+        qdot[3:6] = torch.as_tensor(np.asarray(angular_velocity, dtype=np.float64))
+        for name, value, target in (("z0", z0, q), ("zdot0", zdot0, qdot)):
+            if value is not None:
+                latent = torch.as_tensor(np.asarray(value, dtype=np.float64))
+                model.check_latent(latent.reshape(-1), name)
+                target[6:] = latent.reshape(-1)
+    steps_per_frame = max(1, round(1.0 / (fps * dt)))
+    h = 1.0 / (fps * steps_per_frame)
+    dynamics.external = _loads_callable(loads, bound.rest, body.mass, h)
+    frames = round(duration * fps)
+    states = [(q.clone(), dynamics.R0.clone())]
+    t = 0.0
+    for _ in tqdm(range(frames), desc="neurok", unit="frame", disable=not progress):
+        for _ in range(steps_per_frame):
+            q, qdot = dynamics.step(q, qdot, h, t)
+            t += h
+        if not torch.isfinite(q).all():
+            raise LatentError(
+                f"the emulation diverged at t = {t:.3f} s; use a smaller dt (now {dt})."
+            )
+        states.append((q.clone(), dynamics.R0.clone()))
+    emulate_time = time.perf_counter() - start_clock
+    return _trajectory(bound, states, fps, emulate_time, params)
+
+
+def _trajectory(
+    bound: BoundShape,
+    states: list[tuple[torch.Tensor, torch.Tensor]],
+    fps: float,
+    wall_time: float,
+    params: MaterialParams,
+) -> mpm.Trajectory:
+    """Decode the recorded states into mesh vertices and sample points."""
+    vertices = np.asarray(bound.mesh.vertices, dtype=np.float64)
+    surface, samples = [], []
+    for q, R0 in states:
+        R = (R0 @ _rotation(q[3:6])).numpy()
+        z = q[6:]
+        surface.append(bound.decode_points(z, vertices) @ R.T + q[:3].numpy())
+        with torch.no_grad():
+            samples.append(bound.body_positions(z).numpy() @ R.T + q[:3].numpy())
+    times = np.arange(len(states)) / fps
+    return mpm.Trajectory(
+        times=times,
+        tracks={
+            "object": mpm.Track(positions=np.asarray(samples, np.float32)),
+            "object_surface": mpm.Track(
+                positions=np.asarray(surface, np.float32), faces=np.asarray(bound.mesh.faces)
+            ),
+        },
+        metadata={"neurok": {"wall_time_s": wall_time, "material": params.__dict__,
+                             "state_dim": bound.model.state_dim}},
+    )  # fmt: skip
+
+
+def _rotation(theta: torch.Tensor) -> torch.Tensor:
+    from neurok.geometry import rotation_matrix
+
+    return rotation_matrix(theta)
