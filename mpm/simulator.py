@@ -135,18 +135,19 @@ class Simulator:
         extent = self.domain_max - self.domain_min
         if np.any(extent <= 0):
             raise ConfigError(
-                f"domain_max {tuple(self.domain_max)} must exceed domain_min "
-                f"{tuple(self.domain_min)} on every axis."
+                f"domain_max {self.domain_max.tolist()} must exceed domain_min "
+                f"{self.domain_min.tolist()} on every axis."
             )
         cells = extent / self.dx
         if np.any(np.abs(cells - np.round(cells)) > 1e-4 * np.maximum(cells, 1)):
             raise ConfigError(
-                f"the domain extent {tuple(extent)} m is not a whole number of cells of "
-                f"dx={self.dx} m ({tuple(cells)} cells); adjust dx or domain_max."
+                f"the domain extent {np.round(extent, 6).tolist()} m is not a whole number of "
+                f"cells of dx={self.dx} m ({np.round(cells, 3).tolist()} cells); adjust dx or "
+                "domain_max."
             )
         self.cells = np.round(cells).astype(int)
         if np.any(self.cells < 2 * WALL_CELLS + 3):
-            raise ConfigError(f"the grid has only {tuple(self.cells)} cells; make dx smaller.")
+            raise ConfigError(f"the grid has only {self.cells.tolist()} cells; make dx smaller.")
         if np.prod(self.cells + 1) > 400**3:
             raise ConfigError(
                 f"the grid would have {tuple(self.cells + 1)} nodes; make dx larger or "
