@@ -59,7 +59,7 @@ class Body:
     state_dim: int
 
 
-@dataclass
+@dataclass(frozen=True)
 class Contact:
     """Ground contact by penalty: the plane z = ``height``, stiffness as an angular frequency
     ``omega`` [rad/s] per unit mass, critically damped normal response (``damping`` ratio) and
@@ -81,7 +81,7 @@ class LatentDynamics:
     def __init__(
         self,
         body: Body,
-        contact: Contact | None = Contact(),  # noqa: B008 - immutable default in practice
+        contact: Contact | None = Contact(),
         gravity: bool = True,
         damping: bool = True,
         dtype: torch.dtype = torch.float64,
