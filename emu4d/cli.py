@@ -12,7 +12,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mpm.errors import ConfigError, MPMError
 
@@ -79,6 +79,34 @@ def _cmd_hoi(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_neurok_data(args: argparse.Namespace) -> int:
+    from neurok.data import generate_dataset
+
+    index = generate_dataset(
+        args.out, args.n, seed=args.seed, duration=args.duration,
+        heldout_fraction=args.heldout, cells_per_size=args.cells_per_size,
+        progress=not args.quiet,
+    )  # fmt: skip
+    print(f"wrote {len(index.specs)} sequences to {args.out} "
+          f"({len(index.train)} train, {len(index.heldout)} held-out)")  # fmt: skip
+    return 0
+
+
+def _add_neurok_commands(sub: Any) -> None:
+    neurok = sub.add_parser("neurok", help="learned emulation: data, training, simulation")
+    commands = neurok.add_subparsers(dest="neurok_command", required=True)
+    data = commands.add_parser("data", help="generate 4D training sequences with mpm")
+    data.add_argument("-o", "--out", required=True, help="dataset directory")
+    data.add_argument("--n", type=int, default=96, help="number of sequences (default 96)")
+    data.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    data.add_argument("--duration", type=float, default=1.0, help="seconds per sequence")
+    data.add_argument("--heldout", type=float, default=0.2, help="held-out shape fraction")
+    data.add_argument("--cells-per-size", type=float, default=16.0,
+                      help="MPM cells along the object's largest side (default 16)")  # fmt: skip
+    data.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    data.set_defaults(handler=_cmd_neurok_data)
+
+
 def _add_render_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--camera", default="orbit", choices=["orbit", "static", "dolly", "follow"],
@@ -118,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_render_arguments(render)
     render.set_defaults(handler=_cmd_render)
+    _add_neurok_commands(sub)
     return parser
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +113,8 @@ class Sequence:
         point_mass (P,): masses [kg] of the subset, scaled so they sum to the object's mass.
         energies: (T,) arrays "kinetic", "gravity", "elastic" [J] over all particles.
         spec: the generating :class:`SequenceSpec`. fps: frame rate [1/s].
-        wall_time: MPM wall-clock time [s] for the whole sequence.
+        dx: MPM grid spacing [m]. wall_time: MPM wall-clock time [s] for the whole sequence.
+        cells_per_size: grid cells along the object's largest side.
     """
 
     rest_vertices: np.ndarray
@@ -128,7 +129,7 @@ class Sequence:
     fps: float
     dx: float
     wall_time: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    cells_per_size: float = 16.0
 
     @property
     def num_frames(self) -> int:
@@ -146,7 +147,8 @@ class Sequence:
             **{f"energy_{k}": v for k, v in self.energies.items()},
         }
         meta = {"spec": self.spec.to_json(), "fps": self.fps, "dx": self.dx,
-                "wall_time": self.wall_time, "version": FORMAT_VERSION}  # fmt: skip
+                "wall_time": self.wall_time, "version": FORMAT_VERSION,
+                "cells_per_size": self.cells_per_size}  # fmt: skip
         with atomic_path(path) as tmp, open(tmp, "wb") as handle:
             np.savez_compressed(handle, meta=np.array(json.dumps(meta)), **arrays)
 
@@ -165,6 +167,7 @@ class Sequence:
                 point_mass=data["point_mass"], energies=energies,
                 spec=SequenceSpec.from_json(meta["spec"]), fps=float(meta["fps"]),
                 dx=float(meta["dx"]), wall_time=float(meta.get("wall_time", 0.0)),
+                cells_per_size=float(meta.get("cells_per_size", 16.0)),
             )  # fmt: skip
 
 
@@ -249,7 +252,7 @@ def simulate_sequence(
     spec: SequenceSpec,
     duration: float = 1.0,
     fps: float = 30.0,
-    cells_per_size: float = 10.0,
+    cells_per_size: float = 16.0,
     num_points: int = 512,
 ) -> Sequence:
     """Run one sequence with mpm and record it (see :class:`Sequence`)."""
@@ -288,7 +291,9 @@ def simulate_sequence(
             record.add_frame(segment, 0)
         record.add_frame(segment, 1)
         record.add_state(sim.particle_state())
-    return record.finish(spec, fps, dx, time.perf_counter() - start)
+    sequence = record.finish(spec, fps, dx, time.perf_counter() - start)
+    sequence.cells_per_size = float(cells_per_size)
+    return sequence
 
 
 def _add_condition(
@@ -447,10 +452,12 @@ def generate_dataset(
     duration: float = 1.0,
     fps: float = 30.0,
     heldout_fraction: float = 0.2,
+    cells_per_size: float = 16.0,
     progress: bool = True,
 ) -> DatasetIndex:
-    """Simulate ``num_sequences`` sequences into ``out_dir``; existing complete sequences
-    with the same spec are kept (generation resumes). Writes ``index.json`` last."""
+    """Simulate ``num_sequences`` sequences into ``out_dir`` (grid spacing: the object's
+    largest side / ``cells_per_size``); existing complete sequences with the same spec and
+    resolution are kept (generation resumes). Writes ``index.json`` last."""
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
     specs = sample_specs(num_sequences, seed)
@@ -458,14 +465,17 @@ def generate_dataset(
     bar = tqdm(specs, desc="neurok data", unit="seq", disable=not progress)
     for spec in bar:
         path = root / f"seq_{spec.index:04d}.npz"
-        if path.is_file() and _same_spec(path, spec):
+        if path.is_file() and _same_spec(path, spec, cells_per_size):
             continue
-        sequence = simulate_sequence(spec, duration=duration, fps=fps)
+        sequence = simulate_sequence(
+            spec, duration=duration, fps=fps, cells_per_size=cells_per_size
+        )
         sequence.save(path)
         bar.set_postfix(shape=spec.shape.family, cond=spec.condition["kind"])
     index = {
         "version": FORMAT_VERSION, "seed": seed, "num_sequences": num_sequences,
         "duration": duration, "fps": fps, "heldout_fraction": heldout_fraction,
+        "cells_per_size": cells_per_size,
         "train": train, "heldout": heldout, "specs": [s.to_json() for s in specs],
     }  # fmt: skip
     with atomic_path(root / "index.json") as tmp:
@@ -473,12 +483,14 @@ def generate_dataset(
     return load_index(root)
 
 
-def _same_spec(path: Path, spec: SequenceSpec) -> bool:
+def _same_spec(path: Path, spec: SequenceSpec, cells_per_size: float) -> bool:
     try:
         with np.load(path) as data:
-            return json.loads(str(data["meta"]))["spec"] == json.loads(json.dumps(spec.to_json()))
+            meta = json.loads(str(data["meta"]))
     except (OSError, KeyError, ValueError):
         return False
+    same_spec = meta["spec"] == json.loads(json.dumps(spec.to_json()))
+    return same_spec and meta.get("cells_per_size") == cells_per_size
 
 
 def load_index(root: str | Path) -> DatasetIndex:

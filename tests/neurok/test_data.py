@@ -48,16 +48,16 @@ def test_generate_dataset_writes_index_last_and_resumes(tmp_path, monkeypatch) -
     original = data.simulate_sequence
 
     def coarse(spec, **kw):
-        return original(spec, cells_per_size=5, num_points=32, **kw)
+        return original(spec, num_points=32, **kw)
 
     monkeypatch.setattr(data, "simulate_sequence", coarse)
-    index = generate_dataset(tmp_path, 2, seed=3, duration=0.1, progress=False)
+    index = generate_dataset(tmp_path, 2, seed=3, duration=0.1, cells_per_size=5, progress=False)
     assert index.path(0).is_file() and index.path(1).is_file()
     saved = json.loads((tmp_path / "index.json").read_text())
     assert sorted(saved["train"] + saved["heldout"]) == [0, 1]
     assert index.load(1).spec == index.specs[1]
     monkeypatch.setattr(data, "simulate_sequence", lambda *a, **k: pytest.fail("re-simulated"))
-    generate_dataset(tmp_path, 2, seed=3, duration=0.1, progress=False)
+    generate_dataset(tmp_path, 2, seed=3, duration=0.1, cells_per_size=5, progress=False)
     with pytest.raises(DatasetError, match=">= 1"):
         generate_dataset(tmp_path, 0)
     with pytest.raises(DatasetError, match="emu4d neurok data"):
