@@ -55,6 +55,7 @@ def load(path: str | Path | None = None) -> NeuROK:
         model = NeuROK(NeuROKConfig(**payload["config"]))
         state = payload["state_dict"]
         model.basis = torch.zeros_like(state["basis"])  # the reduced size is in the file
+        model.latent_range = torch.zeros_like(state["latent_range"])
         model.load_state_dict(state)
     except CheckpointError:
         raise

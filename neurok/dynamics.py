@@ -72,6 +72,9 @@ class Contact:
     slip_speed: float = 0.02
 
 
+DEFAULT_CONTACT = Contact()
+
+
 class LatentDynamics:
     """Forces and accelerations of a :class:`Body` in generalised coordinates q = (c, theta, z).
 
@@ -81,7 +84,7 @@ class LatentDynamics:
     def __init__(
         self,
         body: Body,
-        contact: Contact | None = Contact(),
+        contact: Contact | None = DEFAULT_CONTACT,
         gravity: bool = True,
         damping: bool = True,
         dtype: torch.dtype = torch.float64,
@@ -97,6 +100,7 @@ class LatentDynamics:
         self.mu, self.lam = lame(body.E, body.nu)
         self.R0 = torch.eye(3, dtype=dtype)
         self.external: Callable[[float, torch.Tensor], torch.Tensor] | None = None
+        self.max_rate = float("inf")  # friction drag cap [1/s], set by step()
 
     # -- kinematics -------------------------------------------------------------------------
 
@@ -212,8 +216,12 @@ class LatentDynamics:
             damping = -2 * c.damping * c.omega * self.mass * xdot[:, 2] * inside
             tangential = xdot[:, :2]
             speed = torch.sqrt(torch.sum(tangential * tangential, dim=-1) + c.slip_speed**2)
-            friction = -c.friction * (normal_force + torch.relu(damping))[:, None] * tangential
-            f = f + torch.cat([friction / speed[:, None], damping[:, None]], dim=-1)
+            # regularised Coulomb friction as a drag rate [1/s], capped at what stops the
+            # sliding within the step (stiff drag would make the explicit stages diverge)
+            rate = c.friction * (normal_force + torch.relu(damping)) / (self.mass * speed)
+            rate = torch.clamp(rate, max=self.max_rate)
+            friction = -(rate * self.mass)[:, None] * tangential
+            f = f + torch.cat([friction, damping[:, None]], dim=-1)
         if self.external is not None:
             f = f + self.external(t, x)
         return f
@@ -236,6 +244,7 @@ class LatentDynamics:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """One implicit-midpoint step of size h [s]; returns (q, qdot) with the rotation
         folded into R0 (theta reset to 0)."""
+        self.max_rate = 0.5 / h
         with torch.no_grad():
             a0 = self.acceleration(q, qdot, t)
             v1 = qdot + h * a0

@@ -21,7 +21,9 @@ import mpm
 from mpm.meshio import RayWinding
 from neurok.dynamics import Body, Contact, LatentDynamics
 from neurok.errors import LatentError, MeshError
+from neurok.fast import FastDynamics, rodrigues
 from neurok.model import NeuROK, normalise
+from neurok.surrogate import PolynomialSurrogate
 
 logger = logging.getLogger("emu4d.neurok")
 
@@ -108,6 +110,7 @@ class BoundShape:
         num_points: int = 256,
         seed: int = 0,
         dtype: torch.dtype = torch.float64,
+        surrogate: bool = False,
     ) -> None:
         # a private, frozen copy in the working precision (the caller's model is untouched)
         self.model = copy.deepcopy(model).to(dtype).eval().requires_grad_(False)
@@ -126,6 +129,11 @@ class BoundShape:
             self.tokens, self.prior_mean = self.model.prior(local_cloud[None])
         self.points = self._local(self.rest)[None]
         self._cache = self._queries(self.points)
+        self.surrogate: PolynomialSurrogate | None = None
+        if surrogate:
+            self.surrogate = PolynomialSurrogate(
+                self._decode, self.model.latent_range.double().numpy(), seed=seed
+            )
 
     def _local(self, points: np.ndarray) -> torch.Tensor:
         return torch.as_tensor((points - self.centre) / self.scale, dtype=self.dtype)
@@ -138,17 +146,22 @@ class BoundShape:
 
     def body_positions(self, z: torch.Tensor) -> torch.Tensor:
         """Sample points [m] in the body frame (rest centre at the origin): (N, 3) for a
-        reduced latent z (state_dim,), or (B, N, 3) for a batch (B, state_dim)."""
+        reduced latent z (state_dim,), or (B, N, 3) for a batch (B, state_dim). Uses the
+        polynomial surrogate when the shape was bound with ``surrogate=True``."""
         batch = z if z.dim() == 2 else z[None]
-        z_full = batch @ self.model.basis.T.to(z.dtype)
+        out = self.surrogate(batch) if self.surrogate is not None else self._decode(batch)
+        return out if z.dim() == 2 else out[0]
+
+    def _decode(self, batch: torch.Tensor) -> torch.Tensor:
+        """(B, state_dim) -> (B, N, 3) sample points [m], by the decoder."""
+        z_full = batch @ self.model.basis.T.to(batch.dtype)
         queries, base = self._cache
         B = batch.shape[0]
         local = self.model.deform(
             z_full, self.tokens.expand(B, -1, -1), self.points.expand(B, -1, -1),
             queries.expand(B, -1, -1), base.expand(B, -1, -1),
         )  # fmt: skip
-        out = self.scale * local
-        return out if z.dim() == 2 else out[0]
+        return self.scale * local
 
     def decode_points(self, z: torch.Tensor, points: np.ndarray) -> np.ndarray:
         """Body-frame positions [m] of any rest points (e.g. mesh vertices) for latent z."""
@@ -174,9 +187,8 @@ class Load:
     mask: np.ndarray | None = field(default=None, repr=False)
 
 
-def _loads_callable(
-    loads: Sequence[Load], rest: np.ndarray, mass: torch.Tensor, h: float
-) -> Any:
+def _loads_callable(loads: Sequence[Load], rest: np.ndarray, mass: np.ndarray, h: float) -> Any:
+    """(t, x) -> (N, 3) forces [N] of the loads (NumPy), or None without loads."""
     if not loads:
         return None
     entries = []
@@ -184,18 +196,17 @@ def _loads_callable(
         mask = np.ones(len(rest), bool) if load.region is None else load.region.contains(rest)
         if not mask.any():
             raise LatentError(f"the load region of {load} contains no point of the object.")
-        share = mass * torch.as_tensor(mask, dtype=mass.dtype)
-        share = share / share.sum()
-        entries.append((load, share))
+        share = mass * mask
+        entries.append((load, share / share.sum()))
 
-    def external(t: float, x: torch.Tensor) -> torch.Tensor:
-        f = torch.zeros_like(x)
+    def external(t: float, x: np.ndarray) -> np.ndarray:
+        f = np.zeros_like(x)
         for load, share in entries:
             if load.impulse is not None:
                 if load.start <= t < load.start + h:
-                    f = f + share[:, None] * torch.as_tensor(load.impulse, dtype=x.dtype) / h
+                    f += share[:, None] * np.asarray(load.impulse, dtype=np.float64) / h
             elif load.start <= t < load.end:
-                f = f + share[:, None] * torch.as_tensor(load.force, dtype=x.dtype)
+                f += share[:, None] * np.asarray(load.force, dtype=np.float64)
         return f
 
     return external
@@ -263,6 +274,7 @@ def simulate(
     friction: float = 0.4,
     points: np.ndarray | None = None,
     num_points: int = 256,
+    exact: bool = False,
     progress: bool = True,
 ) -> mpm.Trajectory:
     """Emulate ``rest_mesh`` (placed in the world, [m]) made of ``material`` for ``duration``
@@ -272,58 +284,90 @@ def simulate(
     rigid ``velocity`` [m/s] and ``angular_velocity`` [rad/s] about the centre of mass, or,
     when ``observed`` = (positions, velocities) of the sample ``points`` is given, fitted to
     it. ``loads`` apply forces or impulses; ``ground`` is the height of the floor (None: no
-    floor). Returns a Trajectory with an ``object_surface`` mesh track and an ``object``
-    track of the sample points.
+    floor). ``exact`` integrates on the decoder itself (PyTorch, slow) instead of the
+    per-shape polynomial surrogate (NumPy, the default). Returns a Trajectory with an
+    ``object_surface`` mesh track and an ``object`` track of the sample points.
 
     Raises:
         MeshError: the mesh encloses no volume. LatentError: z0/zdot0 of the wrong size.
     """
     start_clock = time.perf_counter()
     params = MaterialParams.of(material) if material is not None else MaterialParams()
-    bound = BoundShape(model, rest_mesh, points=points, num_points=num_points)
-    k = model.state_dim
-    n = 6 + k
+    bound = BoundShape(model, rest_mesh, points=points, num_points=num_points,
+                       surrogate=not exact)  # fmt: skip
+    n = 6 + model.state_dim
     body = _body_of(bound, params)
     contact = None if ground is None else Contact(height=float(ground), friction=friction)
-    dynamics = LatentDynamics(body, contact=contact)
+    q, qdot = np.zeros(n), np.zeros(n)
+    R0 = np.eye(3)
     if observed is not None:
-        q0, qdot0, R0 = fit_state(bound, observed[0], observed[1])
-        q = torch.as_tensor(q0)
-        qdot = torch.as_tensor(qdot0)
-        dynamics.R0 = torch.as_tensor(R0)
+        q, qdot, R0 = fit_state(bound, observed[0], observed[1])
     else:
-        q = torch.zeros(n, dtype=torch.float64)
-        qdot = torch.zeros(n, dtype=torch.float64)
-        q[:3] = torch.as_tensor(bound.centre)
-        qdot[:3] = torch.as_tensor(np.asarray(velocity, dtype=np.float64))
-        qdot[3:6] = torch.as_tensor(np.asarray(angular_velocity, dtype=np.float64))
+        q[:3] = bound.centre
+        qdot[:3] = np.asarray(velocity, dtype=np.float64)
+        qdot[3:6] = np.asarray(angular_velocity, dtype=np.float64)
         for name, value, target in (("z0", z0, q), ("zdot0", zdot0, qdot)):
             if value is not None:
-                latent = torch.as_tensor(np.asarray(value, dtype=np.float64))
-                model.check_latent(latent.reshape(-1), name)
-                target[6:] = latent.reshape(-1)
+                latent = np.asarray(value, dtype=np.float64).reshape(-1)
+                model.check_latent(torch.as_tensor(latent), name)
+                target[6:] = latent
     steps_per_frame = max(1, round(1.0 / (fps * dt)))
     h = 1.0 / (fps * steps_per_frame)
-    dynamics.external = _loads_callable(loads, bound.rest, body.mass, h)
+    external = _loads_callable(loads, bound.rest, body.mass.numpy(), h)
+    engine = _Engine(bound, body, contact, R0, external, exact)
     frames = round(duration * fps)
-    states = [(q.clone(), dynamics.R0.clone())]
+    states = [(q.copy(), engine.orientation.copy())]
     t = 0.0
     for _ in tqdm(range(frames), desc="neurok", unit="frame", disable=not progress):
         for _ in range(steps_per_frame):
-            q, qdot = dynamics.step(q, qdot, h, t)
+            q, qdot = engine.step(q, qdot, h, t)
             t += h
-        if not torch.isfinite(q).all():
+        if not np.isfinite(q).all():
             raise LatentError(
                 f"the emulation diverged at t = {t:.3f} s; use a smaller dt (now {dt})."
             )
-        states.append((q.clone(), dynamics.R0.clone()))
+        states.append((q.copy(), engine.orientation.copy()))
     emulate_time = time.perf_counter() - start_clock
     return _trajectory(bound, states, fps, emulate_time, params)
 
 
+class _Engine:
+    """The integrator behind :func:`simulate`: the NumPy twin on the polynomial surrogate
+    (default, fast), or the PyTorch reference on the decoder itself (``exact``)."""
+
+    def __init__(
+        self, bound: BoundShape, body: Body, contact: Contact | None, R0: np.ndarray,
+        external: Any, exact: bool,
+    ) -> None:  # fmt: skip
+        self.exact = exact
+        if exact:
+            self.torch = LatentDynamics(body, contact=contact)
+            self.torch.R0 = torch.as_tensor(R0)
+            if external is not None:
+                self.torch.external = lambda t, x: torch.as_tensor(external(t, x.numpy()))
+        else:
+            assert bound.surrogate is not None
+            self.fast = FastDynamics(bound.surrogate, body, contact=contact)
+            self.fast.R0 = np.asarray(R0, dtype=np.float64)
+            self.fast.external = external
+
+    @property
+    def orientation(self) -> np.ndarray:
+        """The reference orientation R0 (3, 3) the rotation is folded into."""
+        return self.torch.R0.numpy() if self.exact else self.fast.R0
+
+    def step(
+        self, q: np.ndarray, qdot: np.ndarray, h: float, t: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if self.exact:
+            q1, v1 = self.torch.step(torch.as_tensor(q), torch.as_tensor(qdot), h, t)
+            return q1.numpy(), v1.numpy()
+        return self.fast.step(q, qdot, h, t)
+
+
 def _trajectory(
     bound: BoundShape,
-    states: list[tuple[torch.Tensor, torch.Tensor]],
+    states: list[tuple[np.ndarray, np.ndarray]],
     fps: float,
     wall_time: float,
     params: MaterialParams,
@@ -332,11 +376,11 @@ def _trajectory(
     vertices = np.asarray(bound.mesh.vertices, dtype=np.float64)
     surface, samples = [], []
     for q, R0 in states:
-        R = (R0 @ _rotation(q[3:6])).numpy()
-        z = q[6:]
-        surface.append(bound.decode_points(z, vertices) @ R.T + q[:3].numpy())
+        R = R0 @ rodrigues(q[3:6])
+        z = torch.as_tensor(q[6:])
+        surface.append(bound.decode_points(z, vertices) @ R.T + q[:3])
         with torch.no_grad():
-            samples.append(bound.body_positions(z).numpy() @ R.T + q[:3].numpy())
+            samples.append(bound.body_positions(z).numpy() @ R.T + q[:3])
     times = np.arange(len(states)) / fps
     return mpm.Trajectory(
         times=times,
@@ -349,9 +393,3 @@ def _trajectory(
         metadata={"neurok": {"wall_time_s": wall_time, "material": params.__dict__,
                              "state_dim": bound.model.state_dim}},
     )  # fmt: skip
-
-
-def _rotation(theta: torch.Tensor) -> torch.Tensor:
-    from neurok.geometry import rotation_matrix
-
-    return rotation_matrix(theta)

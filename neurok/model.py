@@ -176,8 +176,22 @@ class NeuROK(nn.Module):
         self.prior = ShapeEncoder(self.cfg)
         self.encoder = DeformationEncoder(self.cfg)
         self.decoder = Decoder(self.cfg)
-        # active subspace z = basis @ z_q; identity until reduce() is called
+        # active subspace z = basis @ z_q (identity until training reduces it), and the
+        # half-widths of the box of reduced latents the training data visits
         self.register_buffer("basis", torch.eye(self.cfg.latent_dim))
+        self.register_buffer("latent_range", torch.ones(self.cfg.latent_dim))
+
+    def set_subspace(self, basis: torch.Tensor, latent_range: torch.Tensor | None = None) -> None:
+        """Reduce the latent to z = basis @ z_q (basis (k, k_q), orthonormal columns), with
+        ``latent_range`` (k_q,) the half-widths of the reduced latents the data visits."""
+        if basis.dim() != 2 or basis.shape[0] != self.cfg.latent_dim:
+            raise LatentError(
+                f"basis must be ({self.cfg.latent_dim}, k_q), got {tuple(basis.shape)}."
+            )
+        self.basis = basis.detach().to(self.basis.dtype).clone()
+        k_q = basis.shape[1]
+        scale = torch.ones(k_q) if latent_range is None else latent_range.detach()
+        self.latent_range = scale.to(self.latent_range.dtype).clone()
 
     @property
     def state_dim(self) -> int:
