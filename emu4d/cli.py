@@ -3,6 +3,7 @@
     emu4d sim SCENE.toml -o OUT/ [--render]   simulate a scene file, write trajectory.npz + exports
     emu4d render TRAJ.npz -o OUT/             render RGB / depth / mask / flow videos and arrays
     emu4d hoi SCENE.toml -o OUT/              a human punches / kicks / pushes / slaps an object
+    emu4d neurok data|train|simulate ...      learned emulation: dataset, training, emulation
 """
 
 from __future__ import annotations
@@ -92,6 +93,59 @@ def _cmd_neurok_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_neurok_train(args: argparse.Namespace) -> int:
+    from neurok.checkpoint import save
+    from neurok.model import NeuROKConfig
+    from neurok.train import TrainConfig, train
+
+    cfg = TrainConfig(steps=args.steps, batch=args.batch, seed=args.seed,
+                      subspace_dim=args.subspace, time_limit=args.time_limit)  # fmt: skip
+    model, info = train(args.data, NeuROKConfig(latent_dim=args.latent), cfg,
+                        progress=not args.quiet)  # fmt: skip
+    info["command"] = (
+        f"emu4d neurok train --data {args.data} -o {args.out} --steps {args.steps} "
+        f"--batch {args.batch} --latent {args.latent} --subspace {args.subspace} "
+        f"--seed {args.seed} --time-limit {args.time_limit}"
+    )
+    path = save(model, args.out, info)
+    print(f"wrote {path} (state dim {model.state_dim}, {info['train_time_s']} s)")
+    return 0
+
+
+def _cmd_neurok_simulate(args: argparse.Namespace) -> int:
+    import trimesh
+
+    from mpm.fileio import atomic_directory
+    from neurok.checkpoint import load
+    from neurok.emulator import simulate
+
+    model = load(args.checkpoint)
+    mesh = trimesh.load(args.mesh, force="mesh")
+    mesh.apply_scale(args.scale / max(float(mesh.extents.max()), 1e-12))
+    low, high = mesh.bounds
+    mesh.apply_translation([-(low[0] + high[0]) / 2, -(low[1] + high[1]) / 2, args.height - low[2]])
+    E, nu, density = args.material
+    traj = simulate(
+        model, mesh, material={"E": E, "nu": nu, "density": density, "viscosity": args.viscosity},
+        velocity=args.velocity, angular_velocity=args.spin, duration=args.duration,
+        progress=not args.quiet,
+    )  # fmt: skip
+    with atomic_directory(args.out) as tmp:
+        traj.save(tmp / "trajectory.npz")
+    wall = traj.metadata["neurok"]["wall_time_s"]
+    print(f"wrote {args.out}/trajectory.npz ({traj.num_frames} frames, {wall:.2f} s)")
+    return 0
+
+
+def _vector(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        message = f"expected comma-separated numbers, got {text!r}"
+        raise argparse.ArgumentTypeError(message) from None
+    return values
+
+
 def _add_neurok_commands(sub: Any) -> None:
     neurok = sub.add_parser("neurok", help="learned emulation: data, training, simulation")
     commands = neurok.add_subparsers(dest="neurok_command", required=True)
@@ -105,6 +159,33 @@ def _add_neurok_commands(sub: Any) -> None:
                       help="MPM cells along the object's largest side (default 16)")  # fmt: skip
     data.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     data.set_defaults(handler=_cmd_neurok_data)
+    train = commands.add_parser("train", help="train the emulator on a generated dataset")
+    train.add_argument("--data", required=True, help="dataset directory (emu4d neurok data)")
+    train.add_argument("-o", "--out", required=True, help="checkpoint file (.pt)")
+    train.add_argument("--steps", type=int, default=6000, help="optimiser steps (default 6000)")
+    train.add_argument("--batch", type=int, default=16, help="frames per step (default 16)")
+    train.add_argument("--latent", type=int, default=16, help="CVAE latent size (default 16)")
+    train.add_argument("--subspace", type=int, default=6, help="active subspace size (default 6)")
+    train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train.add_argument("--time-limit", type=float, default=2400.0,
+                       help="stop training after this many seconds (default 2400)")  # fmt: skip
+    train.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(handler=_cmd_neurok_train)
+    simulate = commands.add_parser("simulate", help="emulate a mesh with a trained model")
+    simulate.add_argument("--mesh", required=True, help="closed mesh, e.g. assets/meshes/bunny.obj")
+    simulate.add_argument("-o", "--out", required=True, help="output directory")
+    simulate.add_argument("--checkpoint", default=None, help="model (default: the shipped one)")
+    simulate.add_argument("--velocity", type=_vector, default=(0.0, 0.0, 0.0),
+                          help="vx,vy,vz [m/s]")  # fmt: skip
+    simulate.add_argument("--spin", type=_vector, default=(0.0, 0.0, 0.0), help="wx,wy,wz [rad/s]")
+    simulate.add_argument("--scale", type=float, default=0.2, help="largest side [m] (default 0.2)")
+    simulate.add_argument("--height", type=float, default=0.3, help="bottom above the floor [m]")
+    simulate.add_argument("--material", type=_vector, default=(5e4, 0.3, 1000.0),
+                          help="E,nu,density (default 5e4,0.3,1000)")  # fmt: skip
+    simulate.add_argument("--viscosity", type=float, default=10.0, help="[Pa s] (default 10)")
+    simulate.add_argument("--duration", type=float, default=1.0, help="[s] (default 1)")
+    simulate.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    simulate.set_defaults(handler=_cmd_neurok_simulate)
 
 
 def _add_render_arguments(parser: argparse.ArgumentParser) -> None:

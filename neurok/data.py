@@ -61,7 +61,7 @@ class ShapeSpec:
             radius = 0.5 * min(a[0], a[1])
             return mpm.Cylinder(radius=radius, height=a[2], center=center, rotation=self.rotation)
         if self.family == "torus":
-            minor = 0.25 * self.size * self.aspect[2]
+            minor = 0.18 * self.size * self.aspect[2]  # tube radius < ring radius always
             major = 0.5 * self.size - minor
             return mpm.Torus(
                 major_radius=major, minor_radius=minor, center=center, rotation=self.rotation

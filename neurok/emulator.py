@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.linalg
 import torch
 import trimesh
 from tqdm.auto import tqdm
@@ -129,11 +130,76 @@ class BoundShape:
             self.tokens, self.prior_mean = self.model.prior(local_cloud[None])
         self.points = self._local(self.rest)[None]
         self._cache = self._queries(self.points)
+        self.seed = seed
+        # the latent state the dynamics use: z = modes @ w (identity unless restricted)
+        self.modes = np.eye(self.model.state_dim)
+        self.frequencies: np.ndarray | None = None
+        self.range = self.model.latent_range.double().numpy()
         self.surrogate: PolynomialSurrogate | None = None
         if surrogate:
-            self.surrogate = PolynomialSurrogate(
-                self._decode, self.model.latent_range.double().numpy(), seed=seed
-            )
+            self.surrogate = PolynomialSurrogate(self._decode, self.range, seed=seed)
+
+    @property
+    def state_dim(self) -> int:
+        """Size of the latent state w of this bound shape (z = modes @ w)."""
+        return int(self.modes.shape[1])
+
+    def restrict_to_modes(
+        self, material: MaterialParams, omega_max: float, surrogate: bool = True
+    ) -> None:
+        """Keep only the latent vibration modes the time step resolves.
+
+        At rest, the decoder's latent directions (rigid parts removed) have a mass matrix
+        M = J^T m J and an elastic stiffness K = J^T H J (H the Hessian of the elastic energy
+        of the sample points, by finite differences of its gradient). The modes of
+        K v = omega^2 M v above ``omega_max`` [rad/s] vibrate faster than an explicit stage
+        can follow, and under gravity or impacts deflect by ~g / omega^2 (sub-millimetre):
+        they are dropped, the rest become the state w (M-orthonormal). With ``surrogate``
+        the polynomial stand-in is fitted in w."""
+        from neurok.fast import Elasticity
+
+        eps = 1e-4
+        k = self.model.state_dim
+        stencil = torch.cat([eps * torch.eye(k), -eps * torch.eye(k)]).to(self.dtype)
+        with torch.no_grad():
+            out = self._decode_z(stencil).numpy()
+        J = ((out[:k] - out[k:]) / (2 * eps)).reshape(k, -1).T  # (3N, k)
+        x0 = self.rest - self.centre
+        n = len(x0)
+        mass = np.full(n, material.density * self.mesh.volume / n)
+        m3 = np.repeat(mass, 3)
+        rigid = np.zeros((n, 3, 6))
+        rigid[:, :, :3] = np.eye(3)
+        for a, axis in enumerate(np.eye(3)):
+            rigid[:, :, 3 + a] = np.cross(axis, x0)
+        rigid = rigid.reshape(-1, 6)
+        gram = rigid.T @ (m3[:, None] * rigid)
+        J = J - rigid @ np.linalg.solve(gram, rigid.T @ (m3[:, None] * J))
+        volume = np.full(n, self.mesh.volume / n)
+        elastic = Elasticity(self.rest, volume, material.E, material.nu)
+        h = 1e-6 / max(float(np.abs(J).max()), 1e-12)
+        HJ = np.stack([
+            (elastic.gradient(x0 + h * J[:, j].reshape(n, 3))
+             - elastic.gradient(x0 - h * J[:, j].reshape(n, 3))).reshape(-1) / (2 * h)
+            for j in range(k)
+        ], axis=1)  # fmt: skip
+        M = J.T @ (m3[:, None] * J)
+        K = 0.5 * (J.T @ HJ + (J.T @ HJ).T)
+        # latent directions that barely move the points (degenerate for this shape) would
+        # need huge latents: keep the well-conditioned part of M only
+        mass_values, mass_vectors = np.linalg.eigh(M)
+        live = mass_vectors[:, mass_values > 1e-4 * mass_values.max()]
+        omega2, vectors = scipy.linalg.eigh(live.T @ K @ live, live.T @ M @ live)
+        keep = omega2 <= omega_max**2
+        self.frequencies = np.sqrt(np.maximum(omega2, 0.0))
+        self.modes = live @ vectors[:, keep]  # M-orthonormal columns
+        # the box of w: the latent box mapped through w = V^T M z
+        corners = np.random.default_rng(self.seed).uniform(-1, 1, (512, k)) * self.range
+        projected = corners @ (M @ self.modes)
+        self.range = np.maximum(1.25 * np.abs(projected).max(axis=0), 1e-6)
+        self.surrogate = None
+        if surrogate and self.state_dim:
+            self.surrogate = PolynomialSurrogate(self._decode, self.range, seed=self.seed)
 
     def _local(self, points: np.ndarray) -> torch.Tensor:
         return torch.as_tensor((points - self.centre) / self.scale, dtype=self.dtype)
@@ -153,7 +219,11 @@ class BoundShape:
         return out if z.dim() == 2 else out[0]
 
     def _decode(self, batch: torch.Tensor) -> torch.Tensor:
-        """(B, state_dim) -> (B, N, 3) sample points [m], by the decoder."""
+        """(B, state_dim) states w -> (B, N, 3) sample points [m], by the decoder."""
+        return self._decode_z(batch @ torch.as_tensor(self.modes.T, dtype=batch.dtype))
+
+    def _decode_z(self, batch: torch.Tensor) -> torch.Tensor:
+        """(B, model.state_dim) reduced latents z -> (B, N, 3) sample points [m]."""
         z_full = batch @ self.model.basis.T.to(batch.dtype)
         queries, base = self._cache
         B = batch.shape[0]
@@ -168,7 +238,8 @@ class BoundShape:
         local = self._local(np.asarray(points))[None]
         queries, base = self._queries(local)
         with torch.no_grad():
-            z_full = (self.model.basis.to(z.dtype) @ z)[None]
+            z_reduced = torch.as_tensor(self.modes, dtype=z.dtype) @ z
+            z_full = (self.model.basis.to(z.dtype) @ z_reduced)[None]
             out = self.model.deform(z_full, self.tokens, local, queries, base)[0]
         return (self.scale * out).numpy()
 
@@ -225,7 +296,7 @@ def fit_state(
     R, _ = kabsch(bound.rest - bound.centre, positions - positions.mean(axis=0))
     dynamics = LatentDynamics(_body_of(bound, MaterialParams()), contact=None)
     dynamics.R0 = torch.as_tensor(R, dtype=bound.dtype)
-    n = 6 + bound.model.state_dim
+    n = 6 + bound.state_dim
     q = torch.zeros(n, dtype=bound.dtype)
     q[:3] = torch.as_tensor(positions.mean(axis=0) - 0.0, dtype=bound.dtype)
     target = torch.as_tensor(positions, dtype=bound.dtype).reshape(-1)
@@ -253,7 +324,7 @@ def _body_of(bound: BoundShape, material: MaterialParams) -> Body:
         volume=torch.full((n,), volume, dtype=torch.float64),
         rest=bound.rest,
         E=material.E, nu=material.nu, viscosity=material.viscosity,
-        state_dim=bound.model.state_dim,
+        state_dim=bound.state_dim,
     )  # fmt: skip
 
 
@@ -284,18 +355,28 @@ def simulate(
     rigid ``velocity`` [m/s] and ``angular_velocity`` [rad/s] about the centre of mass, or,
     when ``observed`` = (positions, velocities) of the sample ``points`` is given, fitted to
     it. ``loads`` apply forces or impulses; ``ground`` is the height of the floor (None: no
-    floor). ``exact`` integrates on the decoder itself (PyTorch, slow) instead of the
-    per-shape polynomial surrogate (NumPy, the default). Returns a Trajectory with an
-    ``object_surface`` mesh track and an ``object`` track of the sample points.
+    floor). Latent modes vibrating faster than 1.5 / dt [rad/s] are left out (see
+    :meth:`BoundShape.restrict_to_modes`). ``exact`` integrates on the decoder itself
+    (PyTorch, slow) instead of the per-shape polynomial surrogate (NumPy, the default).
+    Returns a Trajectory with an ``object_surface`` mesh track and an ``object`` track of
+    the sample points.
 
     Raises:
         MeshError: the mesh encloses no volume. LatentError: z0/zdot0 of the wrong size.
     """
     start_clock = time.perf_counter()
     params = MaterialParams.of(material) if material is not None else MaterialParams()
-    bound = BoundShape(model, rest_mesh, points=points, num_points=num_points,
-                       surrogate=not exact)  # fmt: skip
-    n = 6 + model.state_dim
+    bound = BoundShape(model, rest_mesh, points=points, num_points=num_points)
+    latents = {}
+    for name, value in (("z0", z0), ("zdot0", zdot0)):
+        if value is not None:
+            latent = np.asarray(value, dtype=np.float64).reshape(-1)
+            model.check_latent(torch.as_tensor(latent), name)
+            latents[name] = latent
+    steps_per_frame = max(1, round(1.0 / (fps * dt)))
+    h = 1.0 / (fps * steps_per_frame)
+    bound.restrict_to_modes(params, omega_max=1.5 / h, surrogate=not exact)
+    n = 6 + bound.state_dim
     body = _body_of(bound, params)
     contact = None if ground is None else Contact(height=float(ground), friction=friction)
     q, qdot = np.zeros(n), np.zeros(n)
@@ -306,13 +387,9 @@ def simulate(
         q[:3] = bound.centre
         qdot[:3] = np.asarray(velocity, dtype=np.float64)
         qdot[3:6] = np.asarray(angular_velocity, dtype=np.float64)
-        for name, value, target in (("z0", z0, q), ("zdot0", zdot0, qdot)):
-            if value is not None:
-                latent = np.asarray(value, dtype=np.float64).reshape(-1)
-                model.check_latent(torch.as_tensor(latent), name)
-                target[6:] = latent
-    steps_per_frame = max(1, round(1.0 / (fps * dt)))
-    h = 1.0 / (fps * steps_per_frame)
+        for name, target in (("z0", q), ("zdot0", qdot)):
+            if name in latents:  # onto the resolved modes: z = modes @ w
+                target[6:] = np.linalg.lstsq(bound.modes, latents[name], rcond=None)[0]
     external = _loads_callable(loads, bound.rest, body.mass.numpy(), h)
     engine = _Engine(bound, body, contact, R0, external, exact)
     frames = round(duration * fps)
@@ -391,5 +468,5 @@ def _trajectory(
             ),
         },
         metadata={"neurok": {"wall_time_s": wall_time, "material": params.__dict__,
-                             "state_dim": bound.model.state_dim}},
+                             "state_dim": bound.state_dim}},
     )  # fmt: skip

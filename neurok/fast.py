@@ -67,6 +67,56 @@ class _Polynomial:
         return prefix[:, -1], grad / self.scale[None, :], 2.0 * s2
 
 
+class Elasticity:
+    """Neo-Hookean elasticity of a point cloud with moving-least-squares deformation
+    gradients (the same discretisation as :class:`neurok.dynamics.LatentDynamics`)."""
+
+    def __init__(self, rest: np.ndarray, volume: np.ndarray, E: float, nu: float) -> None:
+        self.mu, self.lam = lame(E, nu)
+        self.volume = np.asarray(volume, dtype=np.float64)
+        grad = DeformationGradient(rest)
+        self.index = grad.index.numpy()  # (N, K)
+        self.coef = grad.coefficients.numpy()  # (N, K, 3)
+        N, K = self.index.shape
+        # sparse map from per-(point, neighbour) vectors to per-point sums: +1 on the
+        # neighbour, -1 on the point itself (the transpose of dx_ik = x_k - x_i)
+        rows = np.concatenate([self.index.reshape(-1), np.repeat(np.arange(N), K)])
+        cols = np.concatenate([np.arange(N * K), np.arange(N * K)])
+        data = np.concatenate([np.ones(N * K), -np.ones(N * K)])
+        self.operator = scipy.sparse.csr_matrix((data, (rows, cols)), shape=(N, N * K))
+
+    def deformation_gradient(self, x: np.ndarray) -> np.ndarray:
+        """(N, 3, 3) deformation gradients (or their rates, for velocities)."""
+        dx = x[self.index] - x[:, None, :]  # (N, K, 3)
+        return np.matmul(dx.transpose(0, 2, 1), self.coef)
+
+    def scatter(self, P: np.ndarray) -> np.ndarray:
+        """Per-point forces from per-point stresses: d/dx of sum_i vol_i psi(F_i) is the sum
+        over pairs of +/- vol_i P_i b_ik."""
+        pair = np.matmul(self.coef, (self.volume[:, None, None] * P).transpose(0, 2, 1))
+        return self.operator @ pair.reshape(-1, 3)
+
+    def gradient(self, x: np.ndarray) -> np.ndarray:
+        """dV_elastic/dx (N, 3)."""
+        F = self.deformation_gradient(x)
+        c0, c1, c2 = F[:, :, 0], F[:, :, 1], F[:, :, 2]
+        cofactor = np.stack([np.cross(c1, c2), np.cross(c2, c0), np.cross(c0, c1)], axis=2)
+        J = np.sum(c0 * cofactor[:, :, 0], axis=1)
+        F_inv_T = cofactor / np.where(np.abs(J) > 1e-12, J, 1e-12)[:, None, None]
+        log_j = np.log(np.maximum(J, 1e-3))[:, None, None]
+        # psi uses max(J, 1e-3): below the clamp the log terms are constant in F
+        active = (J > 1e-3)[:, None, None]
+        P = self.mu * F + active * (-self.mu + self.lam * log_j) * F_inv_T
+        return self.scatter(P)
+
+    def energy(self, x: np.ndarray) -> float:
+        F = self.deformation_gradient(x)
+        J = np.maximum(np.linalg.det(F), 1e-3)
+        psi = (0.5 * self.mu * (np.sum(F * F, axis=(1, 2)) - 3) - self.mu * np.log(J)
+               + 0.5 * self.lam * np.log(J) ** 2)  # fmt: skip
+        return float(np.sum(self.volume * psi))
+
+
 class FastDynamics:
     """NumPy twin of LatentDynamics over a surrogate (see the module docstring)."""
 
@@ -87,23 +137,10 @@ class FastDynamics:
         self.contact = contact
         self.gravity = gravity
         self.viscosity = body.viscosity if damping else 0.0
-        self.mu, self.lam = lame(body.E, body.nu)
-        grad = DeformationGradient(body.rest)
-        self.index = grad.index.numpy()  # (N, K)
-        self.coef = grad.coefficients.numpy()  # (N, K, 3)
-        self.operator = self._scatter_operator(N)
+        self.elastic = Elasticity(body.rest, self.volume, body.E, body.nu)
         self.R0 = np.eye(3)
         self.external: Callable[[float, np.ndarray], np.ndarray] | None = None
         self.max_rate = float("inf")  # friction drag cap [1/s], set by step()
-
-    def _scatter_operator(self, N: int) -> scipy.sparse.csr_matrix:
-        """Sparse map from per-(point, neighbour) vectors (N*K, 3) to per-point sums:
-        +1 on the neighbour, -1 on the point itself (the transpose of dx_ik = x_k - x_i)."""
-        K = self.index.shape[1]
-        rows = np.concatenate([self.index.reshape(-1), np.repeat(np.arange(N), K)])
-        cols = np.concatenate([np.arange(N * K), np.arange(N * K)])
-        data = np.concatenate([np.ones(N * K), -np.ones(N * K)])
-        return scipy.sparse.csr_matrix((data, (rows, cols)), shape=(N, N * K))
 
     # -- kinematics ---------------------------------------------------------------------------
 
@@ -142,30 +179,9 @@ class FastDynamics:
 
     # -- forces -------------------------------------------------------------------------------
 
-    def _gradient(self, x: np.ndarray) -> np.ndarray:
-        """(N, 3, 3) deformation gradients by moving least squares."""
-        dx = x[self.index] - x[:, None, :]  # (N, K, 3)
-        return np.matmul(dx.transpose(0, 2, 1), self.coef)
-
-    def _scatter(self, P: np.ndarray) -> np.ndarray:
-        """Forces on points from per-point first Piola-like stresses: the gradient of
-        sum_i vol_i psi(F_i) with respect to x is sum over pairs of +/- vol_i P_i b_ik."""
-        pair = np.matmul(self.coef, (self.volume[:, None, None] * P).transpose(0, 2, 1))
-        return self.operator @ pair.reshape(-1, 3)
-
     def potential_gradient(self, x: np.ndarray) -> np.ndarray:
         """dV/dx (N, 3): neo-Hookean elasticity, gravity, ground penalty."""
-        F = self._gradient(x)
-        c0, c1, c2 = F[:, :, 0], F[:, :, 1], F[:, :, 2]
-        cofactor = np.stack([np.cross(c1, c2), np.cross(c2, c0), np.cross(c0, c1)], axis=2)
-        J = np.sum(c0 * cofactor[:, :, 0], axis=1)
-        safe = np.maximum(J, 1e-3)
-        F_inv_T = cofactor / np.where(np.abs(J) > 1e-12, J, 1e-12)[:, None, None]
-        log_j = np.log(safe)[:, None, None]
-        # psi uses max(J, 1e-3): below the clamp the log terms are constant in F
-        active = (J > 1e-3)[:, None, None]
-        P = self.mu * F + active * (-self.mu + self.lam * log_j) * F_inv_T
-        grad = self._scatter(P)
+        grad = self.elastic.gradient(x)
         if self.gravity:
             grad[:, 2] += GRAVITY * self.mass
         if self.contact is not None:
@@ -178,9 +194,9 @@ class FastDynamics:
         friction, external loads."""
         f = np.zeros_like(x)
         if self.viscosity > 0:
-            rate = self._gradient(xdot)
+            rate = self.elastic.deformation_gradient(xdot)
             strain_rate = 0.5 * (rate + rate.transpose(0, 2, 1))
-            f -= self._scatter(2.0 * self.viscosity * strain_rate)
+            f -= self.elastic.scatter(2.0 * self.viscosity * strain_rate)
         if self.contact is not None:
             c = self.contact
             inside = (x[:, 2] < c.height).astype(float)
@@ -207,11 +223,7 @@ class FastDynamics:
     def energy(self, q: np.ndarray, qdot: np.ndarray) -> float:
         """Kinetic + potential energy [J] (as LatentDynamics.energy)."""
         x, _, xdot, _ = self.kinematics(q, qdot)
-        F = self._gradient(x)
-        J = np.maximum(np.linalg.det(F), 1e-3)
-        psi = (0.5 * self.mu * (np.sum(F * F, axis=(1, 2)) - 3) - self.mu * np.log(J)
-               + 0.5 * self.lam * np.log(J) ** 2)  # fmt: skip
-        V = float(np.sum(self.volume * psi))
+        V = self.elastic.energy(x)
         if self.gravity:
             V += GRAVITY * float(np.sum(self.mass * x[:, 2]))
         if self.contact is not None:

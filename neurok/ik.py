@@ -61,7 +61,7 @@ def fit(
     samples = surface_samples(rest_mesh, num_samples, seed)
     bound = BoundShape(model, rest_mesh, points=samples)
     target = torch.as_tensor(observed)
-    rest = bound.body_positions(torch.zeros(bound.model.state_dim, dtype=torch.float64))
+    rest = bound.body_positions(torch.zeros(bound.state_dim, dtype=torch.float64))
     rotation, translation = _rigid_init(rest.detach().numpy(), observed, restarts, partial)
     return _fit_joint(bound, target, rotation, translation, partial, iterations)
 
@@ -138,7 +138,7 @@ def _fit_joint(
 
     dynamics = LatentDynamics(_body_of(bound, MaterialParams()), contact=None)
     dynamics.R0 = torch.as_tensor(rotation, dtype=torch.float64)
-    n = 6 + bound.model.state_dim
+    n = 6 + bound.state_dim
     q = torch.zeros(n, dtype=torch.float64)
     q[:3] = torch.as_tensor(translation0)
     observed = target.numpy()

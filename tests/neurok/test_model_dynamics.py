@@ -219,3 +219,27 @@ def test_fast_path_matches_the_reference(box: trimesh.Trimesh) -> None:
         qt, vt = reference.step(qt, vt, 1 / 240, i / 240, iterations=2)
     np.testing.assert_allclose(q, qt.numpy(), atol=1e-6)
     np.testing.assert_allclose(fast.R0, reference.R0.numpy(), atol=1e-6)
+
+
+def test_modal_restriction_keeps_resolved_mass_normalised_modes(box: trimesh.Trimesh) -> None:
+    """restrict_to_modes keeps latent modes with omega <= omega_max, M-orthonormal for the
+    dynamics' own mass matrix (identity within 5 %, the surrogate's fit), rigid-free; a
+    lower omega_max keeps fewer modes."""
+    from neurok.fast import FastDynamics
+
+    model = _model(scale=0.3)
+    params = MaterialParams(E=3e4, nu=0.3, density=1000.0)
+    bound = BoundShape(model, box, num_points=64)
+    bound.restrict_to_modes(params, omega_max=1e9)
+    everything = bound.state_dim
+    frequencies = np.sort(bound.frequencies)
+    assert everything >= 1 and np.all(np.isfinite(frequencies))
+    cut = float(np.median(frequencies))
+    bound.restrict_to_modes(params, omega_max=cut)
+    assert bound.state_dim == int(np.sum(frequencies <= cut)) < everything
+    dynamics = FastDynamics(bound.surrogate, _body_of(bound, params))
+    q = np.concatenate([bound.centre, np.zeros(3 + bound.state_dim)])
+    _, J, _, _ = dynamics.kinematics(q, np.zeros_like(q))
+    M = J.T @ (dynamics.m3[:, None] * J)
+    np.testing.assert_allclose(M[6:, 6:], np.eye(bound.state_dim), atol=0.05)
+    np.testing.assert_allclose(M[:3, 6:], 0.0, atol=1e-6)  # no net translation in the modes
