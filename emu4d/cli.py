@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mpm.errors import ConfigError, MPMError
@@ -118,7 +119,10 @@ def _cmd_neurok_simulate(args: argparse.Namespace) -> int:
     from mpm.fileio import atomic_directory
     from neurok.checkpoint import load
     from neurok.emulator import simulate
+    from neurok.errors import MeshError
 
+    if not Path(args.mesh).is_file():
+        raise MeshError(f"no mesh file at {args.mesh}; give a closed mesh (OBJ, PLY, STL, ...).")
     model = load(args.checkpoint)
     mesh = trimesh.load(args.mesh, force="mesh")
     mesh.apply_scale(args.scale / max(float(mesh.extents.max()), 1e-12))

@@ -196,10 +196,15 @@ class BoundShape:
         # the box of w: the latent box mapped through w = V^T M z
         corners = np.random.default_rng(self.seed).uniform(-1, 1, (512, k)) * self.range
         projected = corners @ (M @ self.modes)
-        self.range = np.maximum(1.25 * np.abs(projected).max(axis=0), 1e-6)
+        # the box of w: what the training latents span, but no further than deforming a point
+        # by 5 % of the size per mode (beyond that the decoder turns strongly nonlinear and
+        # the elastic energy is far above anything the dynamics reach)
+        reach = np.abs((J @ self.modes).reshape(n, 3, -1)).max(axis=(0, 1))
+        limit = 0.05 * self.scale / np.maximum(reach, 1e-12)
+        self.range = np.maximum(np.minimum(1.25 * np.abs(projected).max(axis=0), limit), 1e-6)
         self.surrogate = None
-        if surrogate and self.state_dim:
-            self.surrogate = PolynomialSurrogate(self._decode, self.range, seed=self.seed)
+        if surrogate:  # fitted over twice that box: room to move
+            self.surrogate = PolynomialSurrogate(self._decode, 2 * self.range, seed=self.seed)
 
     def _local(self, points: np.ndarray) -> torch.Tensor:
         return torch.as_tensor((points - self.centre) / self.scale, dtype=self.dtype)
@@ -234,14 +239,21 @@ class BoundShape:
         return self.scale * local
 
     def decode_points(self, z: torch.Tensor, points: np.ndarray) -> np.ndarray:
-        """Body-frame positions [m] of any rest points (e.g. mesh vertices) for latent z."""
+        """Body-frame positions [m] of any rest points (e.g. mesh vertices): (P, 3) for a
+        state w (state_dim,), or (T, P, 3) for a batch (T, state_dim), in one decoder pass."""
+        batch = z if z.dim() == 2 else z[None]
+        T = batch.shape[0]
         local = self._local(np.asarray(points))[None]
         queries, base = self._queries(local)
         with torch.no_grad():
-            z_reduced = torch.as_tensor(self.modes, dtype=z.dtype) @ z
-            z_full = (self.model.basis.to(z.dtype) @ z_reduced)[None]
-            out = self.model.deform(z_full, self.tokens, local, queries, base)[0]
-        return (self.scale * out).numpy()
+            z_full = batch @ torch.as_tensor(self.modes.T, dtype=batch.dtype)
+            z_full = z_full @ self.model.basis.T.to(batch.dtype)
+            out = self.model.deform(
+                z_full, self.tokens.expand(T, -1, -1), local.expand(T, -1, -1),
+                queries.expand(T, -1, -1), base.expand(T, -1, -1),
+            )  # fmt: skip
+        out = (self.scale * out).numpy()
+        return out if z.dim() == 2 else out[0]
 
 
 @dataclass
@@ -344,7 +356,7 @@ def simulate(
     ground: float | None = 0.0,
     friction: float = 0.4,
     points: np.ndarray | None = None,
-    num_points: int = 256,
+    num_points: int = 128,
     exact: bool = False,
     progress: bool = True,
 ) -> mpm.Trajectory:
@@ -451,13 +463,17 @@ def _trajectory(
 ) -> mpm.Trajectory:
     """Decode the recorded states into mesh vertices and sample points."""
     vertices = np.asarray(bound.mesh.vertices, dtype=np.float64)
+    latents = torch.as_tensor(np.stack([q[6:] for q, _ in states]))
+    local_surface = bound.decode_points(latents, vertices)  # (T, V, 3), one decoder pass
+    with torch.no_grad():
+        local_samples = bound.body_positions(latents).numpy()
     surface, samples = [], []
-    for q, R0 in states:
+    for (q, R0), body_surface, body_samples in zip(
+        states, local_surface, local_samples, strict=True
+    ):
         R = R0 @ rodrigues(q[3:6])
-        z = torch.as_tensor(q[6:])
-        surface.append(bound.decode_points(z, vertices) @ R.T + q[:3])
-        with torch.no_grad():
-            samples.append(bound.body_positions(z).numpy() @ R.T + q[:3])
+        surface.append(body_surface @ R.T + q[:3])
+        samples.append(body_samples @ R.T + q[:3])
     times = np.arange(len(states)) / fps
     return mpm.Trajectory(
         times=times,

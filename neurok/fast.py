@@ -46,6 +46,8 @@ class _Polynomial:
         self, z: np.ndarray, w: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(phi (F,), dphi/dz (F, k), d2phi[w, w] (F,)) at z."""
+        if self.e.shape[1] == 0:  # no latent: the constant feature only
+            return np.ones(len(self.e)), np.zeros((len(self.e), 0)), np.zeros(len(self.e))
         u = z / self.scale
         v = w / self.scale
         powers = u[:, None] ** self.orders  # (k, d+1)

@@ -76,7 +76,8 @@ class PolynomialSurrogate:
         # exactly the rest state (zero elastic energy); the rest is a least-squares fit
         coefficients = np.zeros((Phi.shape[1], Y.shape[1]))
         coefficients[0] = Y[0]
-        coefficients[1:], *_ = np.linalg.lstsq(Phi[:, 1:], Y - Y[0], rcond=None)
+        if Phi.shape[1] > 1:  # (no latent at all: the rest shape only)
+            coefficients[1:], *_ = np.linalg.lstsq(Phi[:, 1:], Y - Y[0], rcond=None)
         self.coefficients = coefficients
         residual = Phi @ self.coefficients - Y
         spread = Y - Y[0]

@@ -4,8 +4,9 @@ Each training sample is one frame of one sequence: the rest point cloud (the par
 plus area-uniform surface samples, carried along by barycentric coordinates) and the same
 points at that frame, both in the object's body frame -- the frame's rigid motion is removed
 by Kabsch alignment of the particles -- and normalised by the rest centre of mass and bounding-
-box diagonal. Samples are randomly rotated (the same rotation for rest and deformed points),
-so the model does not learn the orientations that happen to be in the data.
+box diagonal. Samples are randomly turned about the vertical (the same turn for rest and
+deformed points), so the model does not learn the headings that happen to be in the data;
+tilts are not augmented, because gravity and the floor make "down" special.
 
 Loss per sample: mean squared point error / sigma^2 (sigma = 0.5 % of the diagonal) plus
 0.01 x KL(posterior || prior).
@@ -119,7 +120,9 @@ class _Batches:
             seq = self.data[self.rng.integers(len(self.data))]
             frame = self.rng.integers(seq.frames.shape[0])
             chosen = self.rng.choice(len(seq.rest), size=self.cfg.points, replace=False)
-            R = Rotation.random(random_state=self.rng).as_matrix().astype(np.float32)
+            # turned about the vertical only: gravity's direction stays meaningful
+            angle = self.rng.uniform(0.0, 2 * np.pi)
+            R = Rotation.from_rotvec([0.0, 0.0, angle]).as_matrix().astype(np.float32)
             rest.append(seq.rest[chosen] @ R.T)
             deformed.append(seq.frames[frame][chosen] @ R.T)
         return torch.as_tensor(np.stack(rest)), torch.as_tensor(np.stack(deformed))

@@ -36,14 +36,26 @@ def test_prepared_frames_are_rigidly_aligned(tiny_dataset: str) -> None:
 
 
 def test_training_lowers_the_loss_and_builds_an_orthonormal_subspace(tiny_dataset: str) -> None:
-    """60 steps on the tiny set lower the reconstruction loss below its first value; the
+    """Training on the tiny set reconstructs its frames (posterior means, every frame) with a
+    lower error than the untrained model, which outputs the rest shape (< 99 % of it;
+    measured 97 %: learning is slow, see the session note); the
     active subspace is k x k_q with orthonormal columns and a sorted spectrum."""
     cfg = NeuROKConfig(latent_dim=6, width=16, num_tokens=4, heads=2, encoder_layers=1,
                        decoder_layers=1, frequencies=3)  # fmt: skip
-    model, info = train(tiny_dataset, cfg, TrainConfig(steps=60, batch=4, points=64,
+    model, info = train(tiny_dataset, cfg, TrainConfig(steps=150, batch=4, points=64,
                         subspace_dim=3, surface_samples=64), progress=False)  # fmt: skip
-    history = info["history"]
-    assert history[-1][1] < history[0][1]
+    data = [prepare(load_index(tiny_dataset).load(i), surface_samples=64) for i in (0, 1)]
+    trained, untrained = [], []
+    with torch.no_grad():
+        for seq in data:
+            rest = torch.as_tensor(seq.rest)[None]
+            tokens, _ = model.prior(rest)
+            for frame in seq.frames:
+                target = torch.as_tensor(frame)[None]
+                mu, _ = model.encoder(tokens, rest, target)
+                trained.append(float(((model.deform(mu, tokens, rest) - target) ** 2).mean()))
+                untrained.append(float(((rest - target) ** 2).mean()))
+    assert np.mean(trained) < 0.99 * np.mean(untrained), (np.mean(trained), np.mean(untrained))
     assert model.state_dim == 3
     gram = model.basis.T @ model.basis
     torch.testing.assert_close(gram, torch.eye(3), atol=1e-5, rtol=0)
