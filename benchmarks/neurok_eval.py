@@ -169,6 +169,9 @@ def main() -> None:
     parser.add_argument("--checkpoint", default=None)
     parser.add_argument("--out", default="out/neurok_eval.json")
     parser.add_argument("--frames", default="10,25")
+    parser.add_argument("--limit", type=int, default=0, help="held-out sequences (0: all)")
+    parser.add_argument("--ik-only", action="store_true",
+                        help="NeuROK vs PCA IK only")  # fmt: skip
     args = parser.parse_args()
     model = neurok.load(args.checkpoint)
     index: DatasetIndex = load_index(args.data)
@@ -178,7 +181,8 @@ def main() -> None:
     full.set_subspace(torch.eye(full.cfg.latent_dim), None)
     rows: dict[str, list] = {"neurok": [], "pca": [], "nearest": [], "no_subspace": []}
     rollouts, drifts = [], []
-    for seq in index.sequences("heldout"):
+    heldout = list(index.sequences("heldout"))
+    for seq in heldout[: args.limit or None]:
         mesh = trimesh.Trimesh(seq.rest_vertices, seq.faces, process=False)
         scale = float(np.linalg.norm(mesh.bounds[1] - mesh.bounds[0]))
         samples = surface_samples(mesh, 512, 0)
@@ -187,11 +191,15 @@ def main() -> None:
             observed = truth
             bound = BoundShape(model, mesh, points=samples)
             rows["neurok"].append(ik_scores(bound, observed, truth, scale))
-            rows["no_subspace"].append(ik_scores(BoundShape(full, mesh, points=samples),
-                                                 observed, truth, scale))  # fmt: skip
             rows["pca"].append(ik_scores(LinearShape(samples, mesh, basis, mean), observed,
                                          truth, scale))  # fmt: skip
+            if args.ik_only:
+                continue
+            rows["no_subspace"].append(ik_scores(BoundShape(full, mesh, points=samples),
+                                                 observed, truth, scale))  # fmt: skip
             rows["nearest"].append(retrieval_scores(train, seq, frame, scale))
+        if args.ik_only:
+            continue
         try:
             result = rollout(model, seq)
         except neurok.LatentError as error:  # reported, not hidden: the emulator diverged
@@ -206,6 +214,7 @@ def main() -> None:
         "ik": {
             k: {m: float(np.mean([r[m] for r in v])) for m in ("cd_l1", "cd_l2", "iou")}
             for k, v in rows.items()
+            if v
         },
         "rollout": (
             {k: float(np.mean([r[k] for r in finished])) for k in finished[0]} if finished else {}
