@@ -142,11 +142,13 @@ def _cmd_neurok_simulate(args: argparse.Namespace) -> int:
 
 
 def _vector(text: str) -> tuple[float, ...]:
+    """Parse three comma-separated numbers (a vector, or E,nu,density)."""
     try:
         values = tuple(float(v) for v in text.split(","))
     except ValueError:
-        message = f"expected comma-separated numbers, got {text!r}"
-        raise argparse.ArgumentTypeError(message) from None
+        values = ()
+    if len(values) != 3:
+        raise argparse.ArgumentTypeError(f"expected three comma-separated numbers, got {text!r}")
     return values
 
 

@@ -17,7 +17,6 @@ Layout of a dataset directory::
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,8 +28,6 @@ from tqdm.auto import tqdm
 import mpm
 from mpm.fileio import atomic_path
 from neurok.errors import DatasetError
-
-logger = logging.getLogger("emu4d.neurok")
 
 FORMAT_VERSION = 1
 FAMILIES = ("box", "sphere", "cylinder", "torus", "bunny", "star_prism")

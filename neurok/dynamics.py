@@ -46,7 +46,6 @@ class Body:
         mass: (N,) lumped masses [kg]. volume: (N,) rest volumes [m^3].
         rest: (N, 3) rest positions [m] (for the deformation gradients).
         E, nu: elastic moduli [Pa, -]. viscosity: Kelvin-Voigt eta [Pa s].
-        state_dim: size of the latent part of q (q has 6 + state_dim entries).
     """
 
     positions: Callable[[torch.Tensor], torch.Tensor]
@@ -56,7 +55,6 @@ class Body:
     E: float
     nu: float
     viscosity: float
-    state_dim: int
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ return an :class:`mpm.Trajectory` like any simulation.
 from __future__ import annotations
 
 import copy
-import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,8 +24,6 @@ from neurok.errors import LatentError, MeshError
 from neurok.fast import FastDynamics, rodrigues
 from neurok.model import NeuROK, normalise
 from neurok.surrogate import PolynomialSurrogate
-
-logger = logging.getLogger("emu4d.neurok")
 
 
 @dataclass(frozen=True)
@@ -310,7 +307,7 @@ def fit_state(
     dynamics.R0 = torch.as_tensor(R, dtype=bound.dtype)
     n = 6 + bound.state_dim
     q = torch.zeros(n, dtype=bound.dtype)
-    q[:3] = torch.as_tensor(positions.mean(axis=0) - 0.0, dtype=bound.dtype)
+    q[:3] = torch.as_tensor(positions.mean(axis=0), dtype=bound.dtype)
     target = torch.as_tensor(positions, dtype=bound.dtype).reshape(-1)
     for _ in range(iterations):
         x, J, _, _ = dynamics.kinematics(q, torch.zeros_like(q))
@@ -336,7 +333,6 @@ def _body_of(bound: BoundShape, material: MaterialParams) -> Body:
         volume=torch.full((n,), volume, dtype=torch.float64),
         rest=bound.rest,
         E=material.E, nu=material.nu, viscosity=material.viscosity,
-        state_dim=bound.state_dim,
     )  # fmt: skip
 
 

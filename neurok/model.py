@@ -18,7 +18,7 @@ the rest bounding-box diagonal, so one model serves shapes of any size.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -241,8 +241,6 @@ class NeuROK(nn.Module):
         kl = 0.5 * torch.sum(log_var.exp() + (mu - prior_mean) ** 2 - 1.0 - log_var, dim=-1)
         return self.deform(z, tokens, queries), kl
 
-    def describe(self) -> dict[str, object]:
-        return {"config": asdict(self.cfg), "state_dim": self.state_dim}
 
 
 def normalise(rest: np.ndarray, mass: np.ndarray | None = None) -> tuple[np.ndarray, float]:

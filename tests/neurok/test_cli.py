@@ -23,3 +23,15 @@ def test_neurok_simulate_rejects_a_missing_mesh(tmp_path) -> None:
                  "-o", str(tmp_path / "sim"), "-q"])  # fmt: skip
     assert code == 2
     assert not (tmp_path / "sim").exists()
+
+
+def test_neurok_simulate_rejects_a_malformed_vector(tmp_path, capsys) -> None:
+    """--velocity with two components is refused by the parser (exit 2) before any work."""
+    import pytest
+
+    with pytest.raises(SystemExit) as info:
+        main(["neurok", "simulate", "--mesh", "assets/meshes/bunny.obj", "--velocity", "0,-1",
+              "-o", str(tmp_path / "sim"), "-q"])  # fmt: skip
+    assert info.value.code == 2
+    assert "three comma-separated numbers" in capsys.readouterr().err
+    assert not (tmp_path / "sim").exists()
