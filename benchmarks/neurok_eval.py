@@ -32,32 +32,42 @@ import neurok
 from neurok.data import DatasetIndex, Sequence, load_index, simulate_sequence
 from neurok.emulator import BoundShape, MaterialParams, _body_of, surface_samples
 from neurok.fast import FastDynamics
-from neurok.geometry import chamfer, voxel_iou
-from neurok.ik import _fit_joint, _rigid_init
+from neurok.geometry import chamfer, surface_chamfer, voxel_iou
+from neurok.ik import fit_bound, rigid_icp
 from neurok.train import prepare
 
 GRID = np.linspace(-0.6, 0.6, 9)
 
 
 class LinearShape:
-    """The PCA baseline in the interface the IK uses: y = X + mean(X) + sum_i a_i B_i(X)."""
+    """The PCA baseline in the interface the IK uses: y = X + mean(X) + sum_i a_i B_i(X),
+    X relative to the rest centre (the body frame)."""
 
     def __init__(self, rest: np.ndarray, mesh: trimesh.Trimesh, basis: list, mean: Any) -> None:
         self.rest = rest
         self.mesh = mesh
         self.centre = rest.mean(axis=0)
         self.scale = float(np.linalg.norm(mesh.bounds[1] - mesh.bounds[0]))
-        local = (rest - self.centre) / self.scale
-        self.offset = torch.as_tensor(mean(local) * self.scale)
-        self.B = torch.as_tensor(np.stack([b(local) for b in basis], axis=0) * self.scale)
-        self.base = torch.as_tensor(rest - self.centre)
-        self.model = type("Dim", (), {"state_dim": len(basis)})()
+        self.basis, self.mean = basis, mean
+        self.base, self.offset, self.B = self._fields(rest)
         self.state_dim = len(basis)
+        self.contact_radius = np.zeros(len(rest))
+        self.weights = np.full(len(rest), 1.0 / len(rest))
+
+    def _fields(self, points: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        local = (points - self.centre) / self.scale
+        offset = torch.as_tensor(self.mean(local) * self.scale)
+        B = torch.as_tensor(np.stack([b(local) for b in self.basis], axis=0) * self.scale)
+        return torch.as_tensor(points - self.centre), offset, B
 
     def body_positions(self, z: torch.Tensor) -> torch.Tensor:
         batch = z if z.dim() == 2 else z[None]
         out = self.base + self.offset + torch.einsum("bk,knd->bnd", batch, self.B)
         return out if z.dim() == 2 else out[0]
+
+    def decode_points(self, z: torch.Tensor, points: np.ndarray) -> np.ndarray:
+        base, offset, B = self._fields(np.asarray(points, dtype=np.float64))
+        return (base + offset + torch.einsum("k,knd->nd", z, B)).numpy()
 
 
 def pca_basis(train: list, dim: int) -> tuple[list, Any]:
@@ -85,12 +95,17 @@ def pca_basis(train: list, dim: int) -> tuple[list, Any]:
     return [interpolator(v) for v in Vt[:dim]], interpolator(mean)
 
 
-def ik_scores(shape: Any, observed: np.ndarray, truth: np.ndarray, scale: float) -> dict:
-    rest = shape.body_positions(torch.zeros(shape.state_dim, dtype=torch.float64))
-    R, t = _rigid_init(rest.detach().numpy(), observed, 4, False)
-    result = _fit_joint(shape, torch.as_tensor(observed), R, t, False, 60)
-    l1, l2 = chamfer(result.points / scale, truth / scale)
-    return {"cd_l1": l1, "cd_l2": l2, "iou": voxel_iou(result.points, truth)}
+def ik_scores(shape: Any, seq: Sequence, frame: int, scale: float) -> dict:
+    """Fit ``shape`` to the MPM surface vertices of ``frame`` (no correspondences), then
+    decode the fit at the rest mesh vertices: surface Chamfer L1 / L2 to the observed surface
+    (fractions of the diagonal; 0 for a perfect fit, whatever the sampling or a symmetric
+    shape's spin) and the IoU of the enclosed solids."""
+    truth = seq.vertices[frame].astype(np.float64)
+    result = fit_bound(shape, truth, iterations=60)
+    local = shape.decode_points(torch.as_tensor(result.z), seq.rest_vertices.astype(np.float64))
+    fitted = local @ result.rotation.T + result.translation
+    l1, l2 = surface_chamfer(fitted / scale, truth / scale, seq.faces)
+    return {"cd_l1": l1, "cd_l2": l2, "iou": voxel_iou(fitted, truth, seq.faces)}
 
 
 def retrieval_scores(train: list, seq: Sequence, frame: int, scale: float) -> dict:
@@ -102,45 +117,70 @@ def retrieval_scores(train: list, seq: Sequence, frame: int, scale: float) -> di
     for cand in train:
         for f in (len(cand.frames) // 2, len(cand.frames) - 1):
             points = cand.frames[f].astype(np.float64) * scale
-            R, t = _rigid_init(points, target, 1, False)
+            R, t = rigid_icp(points, target, 1, False)
             moved = points @ R.T + t
             l1, _ = chamfer(moved, target)
             if l1 < best[0]:
                 best = (l1, moved)
     moved = best[1]
     l1, l2 = chamfer(moved / scale, target / scale)
-    return {"cd_l1": l1, "cd_l2": l2, "iou": voxel_iou(moved, target)}
+    return {"cd_l1": l1, "cd_l2": l2}
+
+
+EMULATED = ("drop", "toss")  # conditions the emulator reproduces from the first frame alone
+
+
+def emulate(model: neurok.NeuROK, seq: Sequence, contact_damping: float | None = None) -> Any:
+    """Emulate a drop or toss from the MPM sequence's first frame (positions and velocities of
+    128 of its recorded particles); returns (trajectory, wall-clock seconds)."""
+    mesh = trimesh.Trimesh(seq.rest_vertices, seq.faces, process=False)
+    sub = slice(None, None, 4)  # 128 of the 512 recorded particles drive the dynamics
+    extra = {} if contact_damping is None else {"contact_damping": contact_damping}
+    start = time.perf_counter()
+    traj = neurok.simulate(
+        model, mesh, material=MaterialParams.of(seq.spec.material),
+        observed=(seq.points[0][sub], seq.velocities[0][sub]), points=seq.rest_points[sub],
+        duration=(seq.num_frames - 1) / seq.fps, fps=seq.fps, progress=False, **extra,
+    )  # fmt: skip
+    return traj, time.perf_counter() - start
+
+
+def rollout_errors(traj: Any, seq: Sequence, samples: int = 1024) -> np.ndarray:
+    """Surface Chamfer L1 between emulated and MPM surfaces per frame / the rest diagonal."""
+    scale = float(np.linalg.norm(seq.rest_vertices.max(axis=0) - seq.rest_vertices.min(axis=0)))
+    emulated = traj.tracks["object_surface"].positions
+    return np.array([surface_chamfer(emulated[t], seq.vertices[t], seq.faces, samples)[0]
+                     for t in range(seq.num_frames)]) / scale  # fmt: skip
 
 
 def rollout(model: neurok.NeuROK, seq: Sequence) -> dict:
-    """Emulate the MPM sequence from its first frame; mean Chamfer L1 / diagonal over time."""
-    mesh = trimesh.Trimesh(seq.rest_vertices, seq.faces, process=False)
-    scale = float(np.linalg.norm(mesh.bounds[1] - mesh.bounds[0]))
-    spec = seq.spec
-    loads = []
-    if spec.condition["kind"] == "impulse":
-        return {}  # region-based impulse needs the MPM region; evaluated in a later session
-    if spec.condition["kind"] == "poke":
-        return {}  # moving colliders are not emulated yet
-    material = MaterialParams.of(spec.material)
-    sub = slice(None, None, 4)  # 128 of the 512 recorded particles drive the dynamics
+    """Emulate the MPM sequence from its first frame and time the MPM run of the same clip
+    (same process, same machine): mean / max surface Chamfer over the clip and the speed-up."""
+    traj, wall = emulate(model, seq)
     start = time.perf_counter()
-    traj = neurok.simulate(
-        model, mesh, material=material, observed=(seq.points[0][sub], seq.velocities[0][sub]),
-        points=seq.rest_points[sub], loads=loads, duration=(seq.num_frames - 1) / seq.fps,
-        fps=seq.fps, progress=False,
-    )  # fmt: skip
-    wall = time.perf_counter() - start
-    # the MPM run of the same clip, timed in this process (generation times were taken
-    # while other work shared the machine)
-    start = time.perf_counter()
-    simulate_sequence(spec, duration=(seq.num_frames - 1) / seq.fps, fps=seq.fps,
+    simulate_sequence(seq.spec, duration=(seq.num_frames - 1) / seq.fps, fps=seq.fps,
                       cells_per_size=seq.cells_per_size)  # fmt: skip
     mpm_wall = time.perf_counter() - start
-    emulated = traj.tracks["object_surface"].positions
-    errors = [chamfer(emulated[t], seq.vertices[t])[0] / scale for t in range(seq.num_frames)]
-    return {"chamfer_mean": float(np.mean(errors)), "chamfer_max": float(np.max(errors)),
+    errors = rollout_errors(traj, seq)
+    first_contact = int(np.argmax(seq.vertices[:, :, 2].min(axis=1) < 0.25 * seq.dx))
+    return {"sequence": seq.spec.index, "condition": seq.spec.condition["kind"],
+            "material": seq.spec.material["type"], "chamfer_mean": float(errors.mean()),
+            "chamfer_max": float(errors.max()),
+            "chamfer_before_contact": float(errors[: max(first_contact, 1)].mean()),
             "wall_s": wall, "mpm_s": mpm_wall, "speedup": mpm_wall / wall}  # fmt: skip
+
+
+def calibrate(model: neurok.NeuROK, index: DatasetIndex, values: list[float]) -> dict:
+    """Mean rollout Chamfer on the *training* drops and tosses of elastic objects for each
+    ground damping ratio in ``values``: how the emulator's default is chosen."""
+    cases = [s for s in index.sequences("train")
+             if s.spec.condition["kind"] in EMULATED and s.spec.material["type"] == "elastic"]
+    scores = {}
+    for value in values:
+        errors = [rollout_errors(emulate(model, seq, value)[0], seq, 256).mean() for seq in cases]
+        scores[value] = float(np.mean(errors))
+        print(f"contact damping {value}: mean Chamfer {scores[value]:.4f} ({len(cases)} cases)")
+    return scores
 
 
 def energy_drift(model: neurok.NeuROK, seq: Sequence, steps: int = 200) -> float:
@@ -154,6 +194,7 @@ def energy_drift(model: neurok.NeuROK, seq: Sequence, steps: int = 200) -> float
     bound.restrict_to_modes(params, omega_max=1.5 * 240)
     dyn = FastDynamics(bound.surrogate, _body_of(bound, params), contact=None, gravity=False,
                        damping=False)  # fmt: skip
+    dyn.mode_stiffness = bound.mode_stiffness
     q = np.concatenate([bound.centre, np.zeros(3 + bound.state_dim)])
     qdot = np.concatenate([[0.2, 0.0, 0.5, 1.0, -2.0, 0.5], 0.5 * bound.range])
     energies = [dyn.energy(q, qdot)]
@@ -168,61 +209,70 @@ def main() -> None:
     parser.add_argument("--data", default="out/neurok_data")
     parser.add_argument("--checkpoint", default=None)
     parser.add_argument("--out", default="out/neurok_eval.json")
-    parser.add_argument("--frames", default="10,25")
+    parser.add_argument("--frames", default="5,10,15,20,25,30", help="IK frames per sequence")
     parser.add_argument("--limit", type=int, default=0, help="held-out sequences (0: all)")
-    parser.add_argument("--ik-only", action="store_true",
-                        help="NeuROK vs PCA IK only")  # fmt: skip
+    parser.add_argument("--parts", default="ik,rollout,energy",
+                        help="comma list of ik, ablation, rollout, energy")  # fmt: skip
+    parser.add_argument("--calibrate", default="",
+                        help="ground damping ratios to score on the training drops, e.g. "
+                             "0,0.1,0.2 (then exit)")  # fmt: skip
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     model = neurok.load(args.checkpoint)
     index: DatasetIndex = load_index(args.data)
-    train = [prepare(s, 256, seed=s.spec.index) for s in index.sequences("train")]
-    basis, mean = pca_basis(train, model.state_dim)
-    full = neurok.load(args.checkpoint)
-    full.set_subspace(torch.eye(full.cfg.latent_dim), None)
-    rows: dict[str, list] = {"neurok": [], "pca": [], "nearest": [], "no_subspace": []}
-    rollouts, drifts = [], []
-    heldout = list(index.sequences("heldout"))
-    for seq in heldout[: args.limit or None]:
-        mesh = trimesh.Trimesh(seq.rest_vertices, seq.faces, process=False)
-        scale = float(np.linalg.norm(mesh.bounds[1] - mesh.bounds[0]))
-        samples = surface_samples(mesh, 512, 0)
-        for frame in (int(f) for f in args.frames.split(",")):
-            truth = seq.vertices[frame].astype(np.float64)
-            observed = truth
-            bound = BoundShape(model, mesh, points=samples)
-            rows["neurok"].append(ik_scores(bound, observed, truth, scale))
-            rows["pca"].append(ik_scores(LinearShape(samples, mesh, basis, mean), observed,
-                                         truth, scale))  # fmt: skip
-            if args.ik_only:
-                continue
-            rows["no_subspace"].append(ik_scores(BoundShape(full, mesh, points=samples),
-                                                 observed, truth, scale))  # fmt: skip
-            rows["nearest"].append(retrieval_scores(train, seq, frame, scale))
-        if args.ik_only:
-            continue
-        try:
-            result = rollout(model, seq)
-        except neurok.LatentError as error:  # reported, not hidden: the emulator diverged
-            result = {"diverged": str(error)}
-        if result:
-            rollouts.append(result)
-        if len(drifts) < 3:
-            drifts.append(energy_drift(model, seq))
-    finished = [r for r in rollouts if "diverged" not in r]
+    if args.calibrate:
+        calibrate(model, index, [float(v) for v in args.calibrate.split(",")])
+        return
+    heldout = list(index.sequences("heldout"))[: args.limit or None]
     summary: dict[str, Any] = {
         "machine": f"{platform.processor() or platform.machine()}, {platform.system()}",
-        "ik": {
-            k: {m: float(np.mean([r[m] for r in v])) for m in ("cd_l1", "cd_l2", "iou")}
-            for k, v in rows.items()
-            if v
-        },
-        "rollout": (
-            {k: float(np.mean([r[k] for r in finished])) for k in finished[0]} if finished else {}
-        ),
-        "rollout_cases": len(rollouts),
-        "rollout_diverged": [r["diverged"] for r in rollouts if "diverged" in r],
-        "energy_drift": drifts,
-    }
+        "checkpoint": args.checkpoint or "shipped", "heldout_sequences": len(heldout),
+    }  # fmt: skip
+    if parts & {"ik", "ablation"}:
+        train = [prepare(s, 256, seed=s.spec.index) for s in index.sequences("train")]
+        basis, mean = pca_basis(train, model.state_dim)
+        full = neurok.load(args.checkpoint)
+        full.set_subspace(torch.eye(full.cfg.latent_dim), None)
+        rows: dict[str, list] = {"neurok": [], "pca": [], "nearest": [], "no_subspace": []}
+        for seq in heldout:
+            mesh = trimesh.Trimesh(seq.rest_vertices, seq.faces, process=False)
+            scale = float(np.linalg.norm(mesh.bounds[1] - mesh.bounds[0]))
+            samples = surface_samples(mesh, 512, 0)
+            bound = BoundShape(model, mesh, points=samples)
+            linear = LinearShape(samples, mesh, basis, mean)
+            for frame in (int(f) for f in args.frames.split(",")):
+                rows["neurok"].append(ik_scores(bound, seq, frame, scale))
+                rows["pca"].append(ik_scores(linear, seq, frame, scale))
+                if "ablation" in parts:
+                    rows["no_subspace"].append(
+                        ik_scores(BoundShape(full, mesh, points=samples), seq, frame, scale)
+                    )
+                    rows["nearest"].append(retrieval_scores(train, seq, frame, scale))
+        summary["ik"] = {k: {m: float(np.mean([r[m] for r in v])) for m in v[0]}
+                         for k, v in rows.items() if v}  # fmt: skip
+        summary["ik_fits"] = len(rows["neurok"])
+    if "rollout" in parts:
+        rollouts = []
+        for seq in heldout:
+            if seq.spec.condition["kind"] not in EMULATED:
+                continue  # pokes and impulses need the collider / region: listed below
+            try:
+                rollouts.append(rollout(model, seq))
+            except neurok.LatentError as error:  # reported, not hidden: it diverged
+                rollouts.append({"sequence": seq.spec.index, "diverged": str(error)})
+        finished = [r for r in rollouts if "diverged" not in r]
+        summary["rollouts"] = rollouts
+        summary["rollout_mean"] = {
+            k: float(np.mean([r[k] for r in finished]))
+            for k in ("chamfer_mean", "chamfer_max", "chamfer_before_contact", "wall_s", "mpm_s")
+        } if finished else {}  # fmt: skip
+        if finished:
+            summary["speedup_median"] = float(np.median([r["speedup"] for r in finished]))
+        summary["rollout_not_emulated"] = [
+            s.spec.index for s in heldout if s.spec.condition["kind"] not in EMULATED
+        ]
+    if "energy" in parts:
+        summary["energy_drift"] = [energy_drift(model, seq) for seq in heldout[:6]]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))

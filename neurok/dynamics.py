@@ -19,8 +19,9 @@ and the Euler-Lagrange equations read (J^T M J) qddot = J^T (f - M Jdot qdot) - 
 J^T M Jdot qdot holds the Coriolis and centrifugal terms (Jdot qdot = the second directional
 derivative of x along qdot). External forces f, Kelvin-Voigt damping and ground
 friction enter as generalised forces J^T f. Time integration is the implicit midpoint rule
-(symplectic for the conservative part) solved by fixed-point iteration; after each step the
-rotation is folded into R0 so theta stays small.
+(symplectic for the conservative part), here solved by fixed-point iteration (the NumPy twin
+in :mod:`neurok.fast` uses simplified Newton iterations, stable for stiff modes and contact);
+after each step the rotation is folded into R0 so theta stays small.
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ class Body:
         mass: (N,) lumped masses [kg]. volume: (N,) rest volumes [m^3].
         rest: (N, 3) rest positions [m] (for the deformation gradients).
         E, nu: elastic moduli [Pa, -]. viscosity: Kelvin-Voigt eta [Pa s].
+        radius: (N,) contact radii [m]: each point meets the ground this far below it (its
+            depth under the rest surface, so interior samples touch down where the surface
+            does); None: 0.
+        contact_mass: (N,) [kg] the share of the ground's penalty spring each point carries
+            (so massless surface samples can hold the body up); None: ``mass``.
     """
 
     positions: Callable[[torch.Tensor], torch.Tensor]
@@ -55,16 +61,21 @@ class Body:
     E: float
     nu: float
     viscosity: float
+    radius: np.ndarray | None = None
+    contact_mass: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
 class Contact:
     """Ground contact by penalty: the plane z = ``height``, stiffness as an angular frequency
-    ``omega`` [rad/s] per unit mass, critically damped normal response (``damping`` ratio) and
-    regularised Coulomb ``friction``."""
+    ``omega`` [rad/s] per unit mass (600: a few mm of sinking per m/s of impact speed), a
+    normal damping ratio ``damping`` (1, critical: the spring itself returns nothing, the
+    bounce comes from the body's elastic modes; of 0, 0.1, 0.3 and 1 it matched the
+    training drops best, see benchmarks/neurok_eval.py --calibrate) and regularised Coulomb
+    ``friction``."""
 
     height: float = 0.0
-    omega: float = 150.0
+    omega: float = 600.0
     damping: float = 1.0
     friction: float = 0.4
     slip_speed: float = 0.02
@@ -93,10 +104,16 @@ class LatentDynamics:
         self.damping = damping and body.viscosity > 0
         self.dtype = dtype
         self.mass = body.mass.to(dtype)
+        self.contact_mass = (
+            self.mass if body.contact_mass is None else torch.as_tensor(body.contact_mass).to(dtype)
+        )
         self.volume = body.volume.to(dtype)
         self.gradient = DeformationGradient(body.rest)
         self.mu, self.lam = lame(body.E, body.nu)
         self.R0 = torch.eye(3, dtype=dtype)
+        radius = np.zeros(len(body.rest)) if body.radius is None else body.radius
+        height = 0.0 if contact is None else contact.height
+        self.floor = torch.as_tensor(height + radius, dtype=dtype)  # (N,) touch-down heights
         self.external: Callable[[float, torch.Tensor], torch.Tensor] | None = None
         self.max_rate = float("inf")  # friction drag cap [1/s], set by step()
 
@@ -172,8 +189,8 @@ class LatentDynamics:
         if self.gravity:
             V = V + GRAVITY * torch.sum(self.mass * x[:, 2])
         if self.contact is not None:
-            depth = torch.relu(self.contact.height - x[:, 2])
-            V = V + 0.5 * self.contact.omega**2 * torch.sum(self.mass * depth**2)
+            depth = torch.relu(self.floor - x[:, 2])
+            V = V + 0.5 * self.contact.omega**2 * torch.sum(self.contact_mass * depth**2)
         return V
 
     def kinetic(self, q: torch.Tensor, qdot: torch.Tensor) -> torch.Tensor:
@@ -209,16 +226,16 @@ class LatentDynamics:
             f = f - grad  # Rayleigh dissipation D: force -dD/dxdot
         if self.contact is not None:
             c = self.contact
-            inside = (x[:, 2] < c.height).to(x.dtype)
-            normal_force = self.mass * (c.omega**2 * torch.relu(c.height - x[:, 2]))
-            damping = -2 * c.damping * c.omega * self.mass * xdot[:, 2] * inside
+            inside = (x[:, 2] < self.floor).to(x.dtype)
+            normal_force = self.contact_mass * (c.omega**2 * torch.relu(self.floor - x[:, 2]))
+            damping = -2 * c.damping * c.omega * self.contact_mass * xdot[:, 2] * inside
             tangential = xdot[:, :2]
             speed = torch.sqrt(torch.sum(tangential * tangential, dim=-1) + c.slip_speed**2)
             # regularised Coulomb friction as a drag rate [1/s], capped at what stops the
             # sliding within the step (stiff drag would make the explicit stages diverge)
-            rate = c.friction * (normal_force + torch.relu(damping)) / (self.mass * speed)
+            rate = c.friction * (normal_force + torch.relu(damping)) / (self.contact_mass * speed)
             rate = torch.clamp(rate, max=self.max_rate)
-            friction = -(rate * self.mass)[:, None] * tangential
+            friction = -(rate * self.contact_mass)[:, None] * tangential
             f = f + torch.cat([friction, damping[:, None]], dim=-1)
         if self.external is not None:
             f = f + self.external(t, x)

@@ -13,13 +13,14 @@ from typing import Any
 
 import numpy as np
 import scipy.linalg
+import scipy.sparse
 import torch
 import trimesh
 from tqdm.auto import tqdm
 
 import mpm
 from mpm.meshio import RayWinding
-from neurok.dynamics import Body, Contact, LatentDynamics
+from neurok.dynamics import DEFAULT_CONTACT, Body, Contact, LatentDynamics
 from neurok.errors import LatentError, MeshError
 from neurok.fast import FastDynamics, rodrigues
 from neurok.model import NeuROK, normalise
@@ -94,7 +95,11 @@ class BoundShape:
 
     Args:
         model: a trained NeuROK. mesh: the closed rest surface [m].
-        points: (N, 3) rest sample points [m] (default: ``num_points`` inside the mesh).
+        points: (N, 3) rest sample points [m] (default: ``num_points`` inside the mesh); they
+            share the object's mass and volume.
+        surface: (S, 3) massless rest points [m] appended after ``points``: they move with the
+            decoded shape and take part in ground contact only (so thin parts and corners
+            that no interior point is near cannot sink into the floor).
         cloud: (M, 3) rest point cloud for the prior encoder (default: half interior, half
             surface samples, as in training).
     """
@@ -106,6 +111,7 @@ class BoundShape:
         points: np.ndarray | None = None,
         cloud: np.ndarray | None = None,
         num_points: int = 256,
+        surface: np.ndarray | None = None,
         seed: int = 0,
         dtype: torch.dtype = torch.float64,
         surrogate: bool = False,
@@ -116,11 +122,16 @@ class BoundShape:
         self.dtype = dtype
         if points is None:
             points = sample_interior(mesh, num_points, seed)
-        self.rest = np.asarray(points, dtype=np.float64)
+        points = np.asarray(points, dtype=np.float64)
+        extra = np.zeros((0, 3)) if surface is None else np.asarray(surface, dtype=np.float64)
+        self.rest = np.concatenate([points, extra])
+        # the fraction of the volume (and mass) each point stands for
+        self.weights = np.concatenate([np.full(len(points), 1.0 / len(points)),
+                                       np.zeros(len(extra))])  # fmt: skip
         if cloud is None:
             cloud = np.concatenate([sample_interior(mesh, 256, seed + 1),
                                     surface_samples(mesh, 256, seed + 2)])  # fmt: skip
-        self.centre, self.scale = normalise(self.rest)
+        self.centre, self.scale = normalise(points)
         self.scale = float(np.linalg.norm(mesh.bounds[1] - mesh.bounds[0]))
         with torch.no_grad():
             local_cloud = self._local(np.asarray(cloud))
@@ -131,10 +142,21 @@ class BoundShape:
         # the latent state the dynamics use: z = modes @ w (identity unless restricted)
         self.modes = np.eye(self.model.state_dim)
         self.frequencies: np.ndarray | None = None
+        self.mode_stiffness: np.ndarray | None = None  # omega^2 of the kept modes [1/s^2]
+        self._radius: np.ndarray | None = None
         self.range = self.model.latent_range.double().numpy()
         self.surrogate: PolynomialSurrogate | None = None
         if surrogate:
             self.surrogate = PolynomialSurrogate(self._decode, self.range, seed=seed)
+
+    @property
+    def contact_radius(self) -> np.ndarray:
+        """(N,) depth [m] of each rest sample point under the rest surface: a point meets
+        the ground when the surface above it would (see :class:`neurok.dynamics.Body`)."""
+        if self._radius is None:
+            _, distance, _ = trimesh.proximity.closest_point(self.mesh, self.rest)
+            self._radius = np.asarray(distance, dtype=np.float64)
+        return self._radius
 
     @property
     def state_dim(self) -> int:
@@ -163,7 +185,7 @@ class BoundShape:
         J = ((out[:k] - out[k:]) / (2 * eps)).reshape(k, -1).T  # (3N, k)
         x0 = self.rest - self.centre
         n = len(x0)
-        mass = np.full(n, material.density * self.mesh.volume / n)
+        mass = material.density * self.mesh.volume * self.weights
         m3 = np.repeat(mass, 3)
         rigid = np.zeros((n, 3, 6))
         rigid[:, :, :3] = np.eye(3)
@@ -172,7 +194,7 @@ class BoundShape:
         rigid = rigid.reshape(-1, 6)
         gram = rigid.T @ (m3[:, None] * rigid)
         J = J - rigid @ np.linalg.solve(gram, rigid.T @ (m3[:, None] * J))
-        volume = np.full(n, self.mesh.volume / n)
+        volume = self.mesh.volume * self.weights
         elastic = Elasticity(self.rest, volume, material.E, material.nu)
         h = 1e-6 / max(float(np.abs(J).max()), 1e-12)
         HJ = np.stack([
@@ -190,6 +212,7 @@ class BoundShape:
         keep = omega2 <= omega_max**2
         self.frequencies = np.sqrt(np.maximum(omega2, 0.0))
         self.modes = live @ vectors[:, keep]  # M-orthonormal columns
+        self.mode_stiffness = np.maximum(omega2[keep], 0.0)
         # the box of w: the latent box mapped through w = V^T M z
         corners = np.random.default_rng(self.seed).uniform(-1, 1, (512, k)) * self.range
         projected = corners @ (M @ self.modes)
@@ -200,8 +223,8 @@ class BoundShape:
         limit = 0.05 * self.scale / np.maximum(reach, 1e-12)
         self.range = np.maximum(np.minimum(1.25 * np.abs(projected).max(axis=0), limit), 1e-6)
         self.surrogate = None
-        if surrogate:  # fitted over twice that box: room to move
-            self.surrogate = PolynomialSurrogate(self._decode, 2 * self.range, seed=self.seed)
+        if surrogate:  # fitted over that box, where the states of a clip stay
+            self.surrogate = PolynomialSurrogate(self._decode, self.range, seed=self.seed)
 
     def _local(self, points: np.ndarray) -> torch.Tensor:
         return torch.as_tensor((points - self.centre) / self.scale, dtype=self.dtype)
@@ -296,13 +319,21 @@ def fit_state(
     bound: BoundShape, positions: np.ndarray, velocities: np.ndarray | None = None,
     iterations: int = 50,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """Initial conditions from an observed state of the sample points: (q0, qdot0, R0) with
-    q0 = (c, theta, z) minimising |x(q0) - positions|^2 (Kabsch for the frame, then
-    Gauss-Newton on z and the frame), and qdot0 the least-squares fit |J qdot0 - velocities|^2."""
+    """Initial conditions from an observed state of the (massive) sample points: (q0, qdot0,
+    R0) with q0 = (c, theta, z) minimising |x(q0) - positions|^2 (Kabsch for the frame, then
+    Gauss-Newton on z and the frame), and qdot0 the least-squares fit |J qdot0 - velocities|^2.
+    ``positions`` (P, 3) are those of the first P points of the bound shape."""
     from neurok.geometry import kabsch
 
     positions = np.asarray(positions, dtype=np.float64)
-    R, _ = kabsch(bound.rest - bound.centre, positions - positions.mean(axis=0))
+    count = len(positions)
+    if positions.ndim != 2 or positions.shape[1] != 3 or not 0 < count <= len(bound.rest):
+        raise LatentError(
+            f"observed positions must be (P, 3) with 0 < P <= {len(bound.rest)} (the sample "
+            f"points), got {positions.shape}."
+        )
+    rows = slice(0, 3 * count)
+    R, _ = kabsch(bound.rest[:count] - bound.centre, positions - positions.mean(axis=0))
     dynamics = LatentDynamics(_body_of(bound, MaterialParams()), contact=None)
     dynamics.R0 = torch.as_tensor(R, dtype=bound.dtype)
     n = 6 + bound.state_dim
@@ -311,7 +342,8 @@ def fit_state(
     target = torch.as_tensor(positions, dtype=bound.dtype).reshape(-1)
     for _ in range(iterations):
         x, J, _, _ = dynamics.kinematics(q, torch.zeros_like(q))
-        residual = x.reshape(-1) - target
+        J = J[rows]
+        residual = x.reshape(-1)[rows] - target
         step = torch.linalg.solve(J.T @ J + 1e-8 * torch.eye(n, dtype=q.dtype), J.T @ residual)
         q = q - step
         if float(step.norm()) < 1e-10:
@@ -319,20 +351,23 @@ def fit_state(
     qdot = torch.zeros(n, dtype=bound.dtype)
     if velocities is not None:
         _, J, _, _ = dynamics.kinematics(q, torch.zeros_like(q))
+        J = J[rows]
         v = torch.as_tensor(np.asarray(velocities, np.float64), dtype=bound.dtype).reshape(-1)
         qdot = torch.linalg.lstsq(J, v[:, None]).solution[:, 0]
     return q.numpy(), qdot.numpy(), dynamics.R0.numpy()
 
 
 def _body_of(bound: BoundShape, material: MaterialParams) -> Body:
-    n = len(bound.rest)
-    volume = bound.mesh.volume / n
+    volume = bound.mesh.volume * bound.weights
+    total = material.density * bound.mesh.volume
     return Body(
         positions=bound.body_positions,
-        mass=torch.full((n,), material.density * volume, dtype=torch.float64),
-        volume=torch.full((n,), volume, dtype=torch.float64),
+        mass=torch.as_tensor(material.density * volume),
+        volume=torch.as_tensor(volume),
         rest=bound.rest,
         E=material.E, nu=material.nu, viscosity=material.viscosity,
+        radius=bound.contact_radius,
+        contact_mass=np.full(len(volume), total / min(len(volume), 64)),
     )  # fmt: skip
 
 
@@ -351,8 +386,10 @@ def simulate(
     dt: float = 1.0 / 240.0,
     ground: float | None = 0.0,
     friction: float = 0.4,
+    contact_damping: float = DEFAULT_CONTACT.damping,
     points: np.ndarray | None = None,
     num_points: int = 128,
+    contact_points: int = 192,
     exact: bool = False,
     progress: bool = True,
 ) -> mpm.Trajectory:
@@ -363,9 +400,14 @@ def simulate(
     rigid ``velocity`` [m/s] and ``angular_velocity`` [rad/s] about the centre of mass, or,
     when ``observed`` = (positions, velocities) of the sample ``points`` is given, fitted to
     it. ``loads`` apply forces or impulses; ``ground`` is the height of the floor (None: no
-    floor). Latent modes vibrating faster than 1.5 / dt [rad/s] are left out (see
-    :meth:`BoundShape.restrict_to_modes`). ``exact`` integrates on the decoder itself
-    (PyTorch, slow) instead of the per-shape polynomial surrogate (NumPy, the default).
+    floor), with Coulomb ``friction`` and the damping ratio ``contact_damping`` of its
+    penalty spring (what is not returned of an impact: the default is calibrated on the
+    training drops, see benchmarks/neurok_eval.py --calibrate); besides the ``num_points``
+    interior samples (or ``points``) that carry the mass, ``contact_points`` massless surface
+    samples meet the floor. Latent modes vibrating
+    faster than 1.5 / dt [rad/s] are left out (see :meth:`BoundShape.restrict_to_modes`).
+    ``exact`` integrates on the decoder itself (PyTorch, slow) instead of the per-shape
+    polynomial surrogate (NumPy, the default).
     Returns a Trajectory with an ``object_surface`` mesh track and an ``object`` track of
     the sample points.
 
@@ -374,7 +416,8 @@ def simulate(
     """
     start_clock = time.perf_counter()
     params = MaterialParams.of(material) if material is not None else MaterialParams()
-    bound = BoundShape(model, rest_mesh, points=points, num_points=num_points)
+    surface = surface_samples(rest_mesh, contact_points, 1) if contact_points > 0 else None
+    bound = BoundShape(model, rest_mesh, points=points, num_points=num_points, surface=surface)
     latents = {}
     for name, value in (("z0", z0), ("zdot0", zdot0)):
         if value is not None:
@@ -386,7 +429,9 @@ def simulate(
     bound.restrict_to_modes(params, omega_max=1.5 / h, surrogate=not exact)
     n = 6 + bound.state_dim
     body = _body_of(bound, params)
-    contact = None if ground is None else Contact(height=float(ground), friction=friction)
+    contact = None if ground is None else Contact(
+        height=float(ground), friction=friction, damping=contact_damping
+    )
     q, qdot = np.zeros(n), np.zeros(n)
     R0 = np.eye(3)
     if observed is not None:
@@ -417,37 +462,51 @@ def simulate(
 
 
 class _Engine:
-    """The integrator behind :func:`simulate`: the NumPy twin on the polynomial surrogate
-    (default, fast), or the PyTorch reference on the decoder itself (``exact``)."""
+    """The integrator behind :func:`simulate` (:class:`FastDynamics`), on the per-shape
+    polynomial surrogate (default, fast) or on the decoder itself (``exact``)."""
 
     def __init__(
         self, bound: BoundShape, body: Body, contact: Contact | None, R0: np.ndarray,
         external: Any, exact: bool,
     ) -> None:  # fmt: skip
-        self.exact = exact
-        if exact:
-            self.torch = LatentDynamics(body, contact=contact)
-            self.torch.R0 = torch.as_tensor(R0)
-            if external is not None:
-                self.torch.external = lambda t, x: torch.as_tensor(external(t, x.numpy()))
-        else:
-            assert bound.surrogate is not None
-            self.fast = FastDynamics(bound.surrogate, body, contact=contact)
-            self.fast.R0 = np.asarray(R0, dtype=np.float64)
-            self.fast.external = external
+        assert exact or bound.surrogate is not None
+        self.fast = FastDynamics(None if exact else bound.surrogate, body, contact=contact)
+        self.fast.R0 = np.asarray(R0, dtype=np.float64)
+        self.fast.mode_stiffness = bound.mode_stiffness
+        self.fast.external = external
 
     @property
     def orientation(self) -> np.ndarray:
         """The reference orientation R0 (3, 3) the rotation is folded into."""
-        return self.torch.R0.numpy() if self.exact else self.fast.R0
+        return self.fast.R0
 
     def step(
         self, q: np.ndarray, qdot: np.ndarray, h: float, t: float
     ) -> tuple[np.ndarray, np.ndarray]:
-        if self.exact:
-            q1, v1 = self.torch.step(torch.as_tensor(q), torch.as_tensor(qdot), h, t)
-            return q1.numpy(), v1.numpy()
         return self.fast.step(q, qdot, h, t)
+
+
+def embedding_weights(rest_points: np.ndarray, vertices: np.ndarray, neighbours: int = 12) -> Any:
+    """Sparse (V, N) weights W with vertices = W @ points for any affine motion of the
+    points (moving least squares, linear basis, Gaussian weights over each vertex's
+    ``neighbours`` nearest rest points): the surface mesh is carried by the simulated points,
+    as MPM carries its surface mesh with the particles."""
+    from scipy.spatial import cKDTree
+
+    k = min(neighbours, len(rest_points))
+    distance, index = cKDTree(rest_points).query(vertices, k=k)
+    radius = np.maximum(distance[:, -1:], 1e-9)
+    theta = np.exp(-((distance / radius) ** 2) * 2.0)  # (V, k)
+    # (V, k, 4): neighbour offsets from the vertex, and 1 for the affine part
+    local = np.concatenate([rest_points[index] - vertices[:, None, :],
+                            np.ones((*index.shape, 1))], axis=2)  # fmt: skip
+    moment = np.einsum("vk,vka,vkb->vab", theta, local, local)
+    moment += 1e-12 * np.eye(4) * np.trace(moment, axis1=1, axis2=2)[:, None, None]
+    solved = np.linalg.solve(moment, np.broadcast_to(np.eye(4)[3], (len(vertices), 4))[..., None])
+    coefficients = theta * np.einsum("vka,va->vk", local, solved[..., 0])
+    rows = np.repeat(np.arange(len(vertices)), k)
+    shape = (len(vertices), len(rest_points))
+    return scipy.sparse.csr_matrix((coefficients.reshape(-1), (rows, index.reshape(-1))), shape)
 
 
 def _trajectory(
@@ -457,19 +516,17 @@ def _trajectory(
     wall_time: float,
     params: MaterialParams,
 ) -> mpm.Trajectory:
-    """Decode the recorded states into mesh vertices and sample points."""
-    vertices = np.asarray(bound.mesh.vertices, dtype=np.float64)
+    """The recorded states as sample points and the surface mesh they carry."""
     latents = torch.as_tensor(np.stack([q[6:] for q, _ in states]))
-    local_surface = bound.decode_points(latents, vertices)  # (T, V, 3), one decoder pass
     with torch.no_grad():
         local_samples = bound.body_positions(latents).numpy()
+    carry = embedding_weights(bound.rest, np.asarray(bound.mesh.vertices, dtype=np.float64))
     surface, samples = [], []
-    for (q, R0), body_surface, body_samples in zip(
-        states, local_surface, local_samples, strict=True
-    ):
+    for (q, R0), body_samples in zip(states, local_samples, strict=True):
         R = R0 @ rodrigues(q[3:6])
-        surface.append(body_surface @ R.T + q[:3])
-        samples.append(body_samples @ R.T + q[:3])
+        world = body_samples @ R.T + q[:3]
+        samples.append(world)
+        surface.append(carry @ world)
     times = np.arange(len(states)) / fps
     return mpm.Trajectory(
         times=times,

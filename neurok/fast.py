@@ -13,8 +13,9 @@ from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse
+import torch
 
-from neurok.dynamics import DEFAULT_CONTACT, GRAVITY, Body, Contact
+from neurok.dynamics import DEFAULT_CONTACT, GRAVITY, Body, Contact, LatentDynamics
 from neurok.geometry import DeformationGradient, lame
 from neurok.surrogate import PolynomialSurrogate
 
@@ -120,19 +121,27 @@ class Elasticity:
 
 
 class FastDynamics:
-    """NumPy twin of LatentDynamics over a surrogate (see the module docstring)."""
+    """NumPy twin of LatentDynamics over a surrogate (see the module docstring), and the
+    emulator's integrator; with ``surrogate=None`` it takes the kinematics of the decoder
+    itself from the PyTorch reference (the ``exact`` path of :func:`neurok.simulate`)."""
 
     def __init__(
         self,
-        surrogate: PolynomialSurrogate,
+        surrogate: PolynomialSurrogate | None,
         body: Body,
         contact: Contact | None = DEFAULT_CONTACT,
         gravity: bool = True,
         damping: bool = True,
     ) -> None:
-        self.poly = _Polynomial(surrogate.exponents, surrogate.scale)
-        N = surrogate.points
-        self.C = surrogate.coefficients.reshape(-1, N, 3)  # (F, N, 3)
+        # kinematics from the surrogate (exact derivatives), or without one from the decoder
+        # itself through the PyTorch reference's finite differences (slow, for checks)
+        self.reference: LatentDynamics | None = None
+        if surrogate is None:
+            self.reference = LatentDynamics(body, contact=None, gravity=False, damping=False)
+        else:
+            self.poly = _Polynomial(surrogate.exponents, surrogate.scale)
+            N = surrogate.points
+            self.C = surrogate.coefficients.reshape(-1, N, 3)  # (F, N, 3)
         self.mass = body.mass.double().numpy()
         self.volume = body.volume.double().numpy()
         self.m3 = np.repeat(self.mass, 3)
@@ -141,8 +150,15 @@ class FastDynamics:
         self.viscosity = body.viscosity if damping else 0.0
         self.elastic = Elasticity(body.rest, self.volume, body.E, body.nu)
         self.R0 = np.eye(3)
+        self.contact_mass = (
+            self.mass if body.contact_mass is None else np.asarray(body.contact_mass, np.float64)
+        )
+        radius = np.zeros(len(self.mass)) if body.radius is None else np.asarray(body.radius)
+        self.floor = (0.0 if contact is None else contact.height) + radius  # (N,) [m]
         self.external: Callable[[float, np.ndarray], np.ndarray] | None = None
         self.max_rate = float("inf")  # friction drag cap [1/s], set by step()
+        # elastic stiffness omega^2 of the latent modes at rest (mass-normalised w), if known
+        self.mode_stiffness: np.ndarray | None = None
 
     # -- kinematics ---------------------------------------------------------------------------
 
@@ -150,6 +166,12 @@ class FastDynamics:
         self, q: np.ndarray, qdot: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(x (N, 3), J (3N, n), xdot (N, 3), Jdot qdot (N, 3)) at (q, qdot)."""
+        if self.reference is not None:
+            self.reference.R0 = torch.as_tensor(self.R0)
+            with torch.no_grad():
+                out = self.reference.kinematics(torch.as_tensor(q), torch.as_tensor(qdot))
+            x, J, xdot, jdot_qdot = (a.numpy() for a in out)
+            return x, J, xdot, jdot_qdot
         z, zdot = q[6:], qdot[6:]
         phi, dphi, d2phi = self.poly.evaluate(z, zdot)
         y = np.tensordot(phi, self.C, axes=1)  # (N, 3)
@@ -187,8 +209,8 @@ class FastDynamics:
         if self.gravity:
             grad[:, 2] += GRAVITY * self.mass
         if self.contact is not None:
-            depth = np.maximum(self.contact.height - x[:, 2], 0.0)
-            grad[:, 2] -= self.contact.omega**2 * self.mass * depth
+            depth = np.maximum(self.floor - x[:, 2], 0.0)
+            grad[:, 2] -= self.contact.omega**2 * self.contact_mass * depth
         return grad
 
     def dissipative(self, x: np.ndarray, xdot: np.ndarray, t: float) -> np.ndarray:
@@ -201,26 +223,62 @@ class FastDynamics:
             f -= self.elastic.scatter(2.0 * self.viscosity * strain_rate)
         if self.contact is not None:
             c = self.contact
-            inside = (x[:, 2] < c.height).astype(float)
-            normal_force = self.mass * c.omega**2 * np.maximum(c.height - x[:, 2], 0.0)
-            damping = -2 * c.damping * c.omega * self.mass * xdot[:, 2] * inside
+            inside = (x[:, 2] < self.floor).astype(float)
+            normal_force = self.contact_mass * c.omega**2 * np.maximum(self.floor - x[:, 2], 0.0)
+            damping = -2 * c.damping * c.omega * self.contact_mass * xdot[:, 2] * inside
             tangential = xdot[:, :2]
             speed = np.sqrt(np.sum(tangential * tangential, axis=1) + c.slip_speed**2)
             support = normal_force + np.maximum(damping, 0.0)
-            rate = np.minimum(c.friction * support / (self.mass * speed), self.max_rate)
-            f[:, :2] -= (rate * self.mass)[:, None] * tangential
+            rate = np.minimum(c.friction * support / (self.contact_mass * speed), self.max_rate)
+            f[:, :2] -= (rate * self.contact_mass)[:, None] * tangential
             f[:, 2] += damping
         if self.external is not None:
             f += self.external(t, x)
         return f
 
-    def acceleration(self, q: np.ndarray, qdot: np.ndarray, t: float = 0.0) -> np.ndarray:
-        """qddot from the Euler-Lagrange equations at (q, qdot)."""
+    def generalised(
+        self, q: np.ndarray, qdot: np.ndarray, t: float = 0.0
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(M (n, n), F (n,), J (3N, n), x (N, 3), xdot (N, 3)): the generalised mass matrix
+        and forces of the Euler-Lagrange equations M qddot = F at (q, qdot)."""
         x, J, xdot, jdot_qdot = self.kinematics(q, qdot)
         force = (self.dissipative(x, xdot, t) - self.potential_gradient(x)).reshape(-1)
         force -= self.m3 * jdot_qdot.reshape(-1)
         M = J.T @ (self.m3[:, None] * J)
-        return np.linalg.solve(M + 1e-12 * np.eye(len(q)), J.T @ force)
+        return M, J.T @ force, J, x, xdot
+
+    def acceleration(self, q: np.ndarray, qdot: np.ndarray, t: float = 0.0) -> np.ndarray:
+        """qddot from the Euler-Lagrange equations at (q, qdot)."""
+        M, F, _, _, _ = self.generalised(q, qdot, t)
+        return np.linalg.solve(M + 1e-12 * np.eye(len(q)), F)
+
+    def stiffness(
+        self, J: np.ndarray, x: np.ndarray, xdot: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(K, D) (n, n): the stiff parts of -dF/dq and -dF/dqdot, which the step treats
+        implicitly: the latent modes' elastic stiffness at rest (``mode_stiffness``), and the
+        ground's penalty spring, its damping and the friction drag on the points in contact."""
+        n = J.shape[1]
+        K, D = np.zeros((n, n)), np.zeros((n, n))
+        if self.mode_stiffness is not None:
+            K[6:, 6:] = np.diag(self.mode_stiffness)
+        if self.contact is not None:
+            c = self.contact
+            inside = x[:, 2] < self.floor
+            if inside.any():
+                J3 = J.reshape(-1, 3, n)[inside]
+                m = self.contact_mass[inside]
+                Jz = J3[:, 2, :]
+                K += Jz.T @ ((m * c.omega**2)[:, None] * Jz)
+                D += Jz.T @ ((m * 2 * c.damping * c.omega)[:, None] * Jz)
+                normal = m * c.omega**2 * (self.floor[inside] - x[inside, 2])
+                tangential = xdot[inside, :2]
+                speed = np.sqrt(np.sum(tangential * tangential, axis=1) + c.slip_speed**2)
+                rate = np.minimum(c.friction * normal / (m * speed), self.max_rate)
+                for axis in (0, 1):
+                    Ja = J3[:, axis, :]
+                    D += Ja.T @ ((m * rate)[:, None] * Ja)
+        return K, D
 
     def energy(self, q: np.ndarray, qdot: np.ndarray) -> float:
         """Kinetic + potential energy [J] (as LatentDynamics.energy)."""
@@ -229,28 +287,50 @@ class FastDynamics:
         if self.gravity:
             V += GRAVITY * float(np.sum(self.mass * x[:, 2]))
         if self.contact is not None:
-            depth = np.maximum(self.contact.height - x[:, 2], 0.0)
-            V += 0.5 * self.contact.omega**2 * float(np.sum(self.mass * depth**2))
+            depth = np.maximum(self.floor - x[:, 2], 0.0)
+            V += 0.5 * self.contact.omega**2 * float(np.sum(self.contact_mass * depth**2))
         return 0.5 * float(np.sum(self.mass[:, None] * xdot * xdot)) + V
 
     # -- integration --------------------------------------------------------------------------
 
     def step(
-        self, q: np.ndarray, qdot: np.ndarray, h: float, t: float = 0.0, iterations: int = 2
+        self, q: np.ndarray, qdot: np.ndarray, h: float, t: float = 0.0, iterations: int = 3
     ) -> tuple[np.ndarray, np.ndarray]:
-        """One implicit-midpoint step (fixed-point iterations from an explicit predictor);
-        the rotation is folded into R0 afterwards."""
-        self.max_rate = 0.5 / h
-        v1 = qdot + h * self.acceleration(q, qdot, t)
-        for _ in range(iterations):
-            v_mid = 0.5 * (qdot + v1)
-            v1 = qdot + h * self.acceleration(q + 0.5 * h * v_mid, v_mid, t + 0.5 * h)
+        """One implicit-midpoint step of size h [s]; the rotation is folded into R0 afterwards.
+
+        The velocity change dv solves M dv = h F(q + h/2 (qdot + dv/2), qdot + dv/2) by
+        simplified Newton iterations with A = M + h/2 D + h^2/4 K, where K and D hold the
+        stiff springs and dampers (:meth:`stiffness`): for those the step is the trapezoidal
+        rule, stable at any step size, where a fixed-point iteration needs h omega < 1. If the
+        iterations have not converged (a hard impact, the decoded shape's own nonlinearity),
+        the step is split in two halves, up to 16 substeps."""
+        self.max_rate = 4.0 / h
+        return self._advance(q, qdot, h, t, iterations, depth=0)
+
+    def _advance(
+        self, q: np.ndarray, qdot: np.ndarray, h: float, t: float, iterations: int, depth: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        n = len(q)
+        dv = np.zeros(n)
+        correction = np.inf
+        for _ in range(max(iterations, 1)):
+            v_mid = qdot + 0.5 * dv
+            M, F, J, x, xdot = self.generalised(q + 0.5 * h * v_mid, v_mid, t + 0.5 * h)
+            K, D = self.stiffness(J, x, xdot)  # at the current iterate: contacts come and go
+            A = M + 0.5 * h * D + 0.25 * h * h * K + 1e-12 * np.eye(n)
+            update = np.linalg.solve(A, M @ dv - h * F)
+            dv = dv - update
+            correction = float(np.sqrt(update @ M @ update))  # kinetic-energy norm
+        scale = float(np.sqrt(dv @ M @ dv + qdot @ M @ qdot)) + 1e-12
+        if (not np.isfinite(correction) or correction > 2e-2 * scale) and depth < 4:
+            q_half, v_half = self._advance(q, qdot, h / 2, t, iterations, depth + 1)
+            return self._advance(q_half, v_half, h / 2, t + h / 2, iterations, depth + 1)
+        v1 = qdot + dv
         q1 = q + 0.5 * h * (qdot + v1)
         theta = q1[3:6].copy()
         self.R0 = self.R0 @ rodrigues(theta)
         omega = _right_jacobian(theta) @ v1[3:6]
         q1[3:6] = 0.0
-        v1 = v1.copy()
         v1[3:6] = omega
         return q1, v1
 

@@ -4,6 +4,7 @@ an observed, possibly partial, point cloud without correspondences."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -13,6 +14,9 @@ from neurok.emulator import BoundShape, surface_samples
 from neurok.errors import LatentError
 from neurok.geometry import rotation_matrix
 from neurok.model import NeuROK
+
+PRIOR_WEIGHT = 0.3  # weight of the small-deformation prior in a partial fit (see _fit_joint)
+TANGENT_WEIGHT = 0.1  # point-to-point share of the ICP residual (the rest: point-to-plane)
 
 
 @dataclass(frozen=True)
@@ -47,8 +51,9 @@ def fit(
     A rigid ICP of the undeformed shape from several initial orientations (principal axes,
     then ``restarts`` x 3 of the identity and 90/180-degree turns) gives the placement;
     non-rigid ICP (nearest neighbours + Gauss-Newton) then fits z together with the
-    placement. ``partial`` down-weights
-    the model-to-observation term for clouds that see only part of the object.
+    placement. ``partial`` (clouds that see only part of the object) down-weights the
+    model-to-observation term, which has no counterpart where the scan is blind, and adds a
+    prior for small deformations so the unseen side stays plausible.
 
     Raises:
         LatentError: no or non-finite observed points.
@@ -60,13 +65,25 @@ def fit(
         raise LatentError("observed_points contain NaN or infinite values.")
     samples = surface_samples(rest_mesh, num_samples, seed)
     bound = BoundShape(model, rest_mesh, points=samples)
-    target = torch.as_tensor(observed)
+    return fit_bound(bound, observed, partial, iterations, restarts)
+
+
+def fit_bound(
+    bound: Any, observed: np.ndarray, partial: bool = False, iterations: int = 60,
+    restarts: int = 4,
+) -> FitResult:  # fmt: skip
+    """:func:`fit` for a shape already bound to its sample points: anything with
+    ``body_positions(z)``, ``state_dim``, ``rest``, ``mesh``, ``weights`` and
+    ``contact_radius`` like :class:`neurok.emulator.BoundShape` (the evaluation also passes
+    a linear PCA shape)."""
+    observed = np.asarray(observed, dtype=np.float64)
     rest = bound.body_positions(torch.zeros(bound.state_dim, dtype=torch.float64))
-    rotation, translation = _rigid_init(rest.detach().numpy(), observed, restarts, partial)
-    return _fit_joint(bound, target, rotation, translation, partial, iterations)
+    rotation, translation = rigid_icp(rest.detach().numpy(), observed, restarts, partial)
+    return _fit_joint(bound, torch.as_tensor(observed), rotation, translation, partial,
+                      iterations)  # fmt: skip
 
 
-def _rigid_init(
+def rigid_icp(
     model_points: np.ndarray, observed: np.ndarray, restarts: int, partial: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rigid ICP (symmetric nearest neighbours + Kabsch) of the undeformed shape onto the
@@ -87,15 +104,19 @@ def _rigid_init(
         t = observed.mean(axis=0) - model_points.mean(axis=0) @ R.T
         for _ in range(40):
             moved = model_points @ R.T + t
-            _, to_observed = observed_tree.query(moved)
-            pairs_src, pairs_dst = [model_points], [observed[to_observed]]
+            # every observed point has a counterpart on the model; the model's points have
+            # one in the observation only if it sees the whole object
+            _, to_model = cKDTree(moved).query(observed)
+            pairs_src, pairs_dst = [model_points[to_model]], [observed]
             if not partial:
-                _, to_model = cKDTree(moved).query(observed)
-                pairs_src.append(model_points[to_model])
-                pairs_dst.append(observed)
+                _, to_observed = observed_tree.query(moved)
+                pairs_src.append(model_points)
+                pairs_dst.append(observed[to_observed])
             R, t = kabsch(np.concatenate(pairs_src), np.concatenate(pairs_dst))
         moved = model_points @ R.T + t
-        error = observed_tree.query(moved)[0].mean() + cKDTree(moved).query(observed)[0].mean()
+        error = cKDTree(moved).query(observed)[0].mean()
+        if not partial:
+            error += observed_tree.query(moved)[0].mean()
         if error < best[0]:
             best = (error, R, t)
     return best[1], best[2]
@@ -129,8 +150,9 @@ def _fit_joint(
     iterations: int,
 ) -> FitResult:
     """Non-rigid ICP in the latent space: alternate nearest-neighbour correspondences (both
-    directions) with damped Gauss-Newton steps on q = (translation, rotation correction, z),
-    the Jacobian coming from the dynamics' batched finite differences; best iterate kept."""
+    directions, point-to-plane plus a little point-to-point) with damped Gauss-Newton steps
+    on q = (translation, rotation correction, z), the Jacobian coming from the dynamics'
+    batched finite differences; best iterate kept."""
     from scipy.spatial import cKDTree
 
     from neurok.dynamics import LatentDynamics
@@ -143,16 +165,47 @@ def _fit_joint(
     q[:3] = torch.as_tensor(translation0)
     observed = target.numpy()
     observed_tree = cKDTree(observed)
-    weight_back = 0.1 if partial else 1.0
+    # model -> observation pairs are unreliable where a partial scan does not see the model
+    weight_forward = 0.1 if partial else 1.0
+    # what the scan does not see, a prior fills in: for partial scans the decoded shape
+    # pays for deforming (mean squared displacement from the rest shape, PRIOR_WEIGHT of
+    # the misfit's weight), so the unseen side stays near rest unless the seen side bends it
+    prior = np.sqrt(PRIOR_WEIGHT / len(bound.rest)) if partial else 0.0
+    with torch.no_grad():
+        rest_shape = bound.body_positions(torch.zeros(bound.state_dim, dtype=torch.float64))
+    rest_shape = rest_shape.numpy()
+    normals = _normals(observed)
     damping = 1e-6
     best: FitResult | None = None
     for _ in range(iterations):
         x, J, _, _ = dynamics.kinematics(q, torch.zeros_like(q))
         points = x.numpy()
+        J3 = J.numpy().reshape(len(points), 3, n)
         _, to_observed = observed_tree.query(points)
         _, to_model = cKDTree(points).query(observed)
-        loss = float(np.mean(np.sum((points - observed[to_observed]) ** 2, axis=1))
-                     + weight_back * np.mean(np.sum((points[to_model] - observed) ** 2, axis=1)))
+        # residuals of both pairings: point-to-plane along the scan's normal (no floor from
+        # the two samplings: a flexible shape would otherwise bend to match sample
+        # positions) plus a little point-to-point (keeps the fit from sliding along flats)
+        rows, residual = [], []
+        for weight, src, dst, nrm, jac in (
+            (weight_forward / len(points), points, observed[to_observed], normals[to_observed],
+             J3),
+            (1.0 / len(observed), points[to_model], observed, normals, J3[to_model]),
+        ):  # fmt: skip
+            gap = src - dst
+            rows += [np.sqrt(weight) * np.einsum("pa,pan->pn", nrm, jac),
+                     np.sqrt(TANGENT_WEIGHT * weight) * jac.reshape(-1, n)]  # fmt: skip
+            residual += [np.sqrt(weight) * np.sum(nrm * gap, axis=1),
+                         np.sqrt(TANGENT_WEIGHT * weight) * gap.reshape(-1)]  # fmt: skip
+        if prior > 0:
+            Rot = (dynamics.R0 @ rotation_matrix(q[3:6])).numpy()
+            deformation = points - (rest_shape @ Rot.T + q[:3].numpy())
+            latent_rows = np.zeros((3 * len(points), n))
+            latent_rows[:, 6:] = J3.reshape(-1, n)[:, 6:]
+            rows.append(prior * latent_rows)
+            residual.append(prior * deformation.reshape(-1))
+        A, r = np.concatenate(rows), np.concatenate(residual)
+        loss = float(r @ r)
         if best is None or loss < best.loss:
             best = FitResult(
                 z=q[6:].numpy().copy(),
@@ -163,19 +216,22 @@ def _fit_joint(
             )
         elif loss > 1.5 * best.loss:  # diverging: back off
             damping *= 10
-        J3 = J.reshape(len(points), 3, n)
-        rows = [J3.reshape(-1, n) / np.sqrt(len(points)),
-                J3[to_model].reshape(-1, n) * np.sqrt(weight_back / len(observed))]
-        residual = [torch.as_tensor(points - observed[to_observed]).reshape(-1)
-                    / np.sqrt(len(points)),
-                    torch.as_tensor(points[to_model] - observed).reshape(-1)
-                    * np.sqrt(weight_back / len(observed))]  # fmt: skip
-        A, r = torch.cat(rows), torch.cat(residual)
         H = A.T @ A
-        H = H + damping * torch.diag(torch.diagonal(H)) + 1e-12 * torch.eye(n, dtype=H.dtype)
-        step = torch.linalg.solve(H, A.T @ r)
+        H = H + damping * np.diag(np.diagonal(H)) + 1e-12 * np.eye(n)
+        step = torch.as_tensor(np.linalg.solve(H, A.T @ r))
         q = q - step
         if float(step.norm()) < 1e-9:
             break
     assert best is not None
     return best
+
+
+def _normals(points: np.ndarray, neighbours: int = 12) -> np.ndarray:
+    """(M, 3) unit normals of a point cloud: the least principal axis of each point's
+    ``neighbours`` nearest points (sign arbitrary: only n n^T enters the fit)."""
+    from scipy.spatial import cKDTree
+
+    _, index = cKDTree(points).query(points, k=min(neighbours, len(points)))
+    local = points[index] - points[index].mean(axis=1, keepdims=True)
+    _, vectors = np.linalg.eigh(np.einsum("mka,mkb->mab", local, local))
+    return vectors[:, :, 0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import trimesh
 from scipy.spatial.transform import Rotation
 
 from neurok.geometry import (
@@ -15,6 +16,7 @@ from neurok.geometry import (
     kabsch,
     neo_hookean_density,
     rotation_matrix,
+    surface_chamfer,
     voxel_iou,
 )
 
@@ -57,7 +59,8 @@ def test_neo_hookean_energy_vanishes_at_rest_and_under_rotation_only() -> None:
 
 def test_kabsch_chamfer_and_iou() -> None:
     """Kabsch recovers a rigid motion (1e-10); Chamfer of a set with itself is 0 and of a
-    set shifted by s is s (L1) and s^2 (L2); IoU is 1 for identical sets and 0 for disjoint."""
+    set shifted by s is s (L1) and s^2 (L2); solid IoU of cubes is 1, 1/3 and 0 when shifted by
+    0, half and twice the side."""
     rng = np.random.default_rng(3)
     points = rng.normal(size=(100, 3))
     R = Rotation.from_rotvec([0.4, 0.1, -0.7]).as_matrix()
@@ -68,5 +71,29 @@ def test_kabsch_chamfer_and_iou() -> None:
     grid = np.stack(np.meshgrid(*[np.arange(5.0)] * 3), -1).reshape(-1, 3)
     l1, l2 = chamfer(grid, grid + np.array([0.0, 0.0, 0.1]))
     assert l1 == pytest.approx(0.1) and l2 == pytest.approx(0.01)
-    assert voxel_iou(grid, grid) == 1.0
-    assert voxel_iou(grid, grid + 100.0) == 0.0
+    # solid IoU: a unit cube against itself shifted by half its side overlaps 1/2, the
+    # union is 3/2, so IoU = 1/3 (48 cells over the 1.5 m joint box: the faces fall on cell
+    # boundaries, so the voxel count is exact)
+    cube = trimesh.creation.box(extents=(1.0, 1.0, 1.0))
+    v, f = np.asarray(cube.vertices), np.asarray(cube.faces)
+    assert voxel_iou(v, v, f) == 1.0
+    half = voxel_iou(v, v + np.array([0.5, 0.0, 0.0]), f, resolution=48)
+    assert half == pytest.approx(1 / 3, rel=1e-9)
+    assert voxel_iou(v, v + np.array([2.0, 0.0, 0.0]), f) == 0.0
+
+
+def test_surface_chamfer_ignores_sampling_and_spin() -> None:
+    """A sphere turned about its centre is the same surface: surface Chamfer ~0 (the
+    icosphere's facets differ by < 1e-3 of the radius), where Chamfer of the vertex sets is
+    of the order of the vertex spacing. A unit cube lifted by s: the points of its top and
+    bottom faces (1/3 of the area) are s from the other cube, its sides lie on the other's
+    sides, so L1 = s / 3 (10 %: the strips near the edges, and sampling)."""
+    sphere = trimesh.creation.icosphere(subdivisions=3, radius=1.0)
+    v, f = np.asarray(sphere.vertices), np.asarray(sphere.faces)
+    turned = v @ Rotation.from_rotvec([0.3, 0.2, 0.1]).as_matrix().T
+    assert surface_chamfer(v, turned, f)[0] < 2e-3
+    assert chamfer(v, turned)[0] > 10 * surface_chamfer(v, turned, f)[0]
+    cube = trimesh.creation.box(extents=(1.0, 1.0, 1.0))
+    cv, cf = np.asarray(cube.vertices), np.asarray(cube.faces)
+    lifted = surface_chamfer(cv, cv + np.array([0.0, 0.0, 0.01]), cf)[0]
+    assert lifted == pytest.approx(0.01 / 3, rel=0.1)
