@@ -472,7 +472,6 @@ class _Engine:
         assert exact or bound.surrogate is not None
         self.fast = FastDynamics(None if exact else bound.surrogate, body, contact=contact)
         self.fast.R0 = np.asarray(R0, dtype=np.float64)
-        self.fast.mode_stiffness = bound.mode_stiffness
         self.fast.external = external
 
     @property

@@ -157,8 +157,7 @@ class FastDynamics:
         self.floor = (0.0 if contact is None else contact.height) + radius  # (N,) [m]
         self.external: Callable[[float, np.ndarray], np.ndarray] | None = None
         self.max_rate = float("inf")  # friction drag cap [1/s], set by step()
-        # elastic stiffness omega^2 of the latent modes at rest (mass-normalised w), if known
-        self.mode_stiffness: np.ndarray | None = None
+        self._latent_stiffness: np.ndarray | None = None  # (k, k), see latent_stiffness()
 
     # -- kinematics ---------------------------------------------------------------------------
 
@@ -252,16 +251,34 @@ class FastDynamics:
         M, F, _, _, _ = self.generalised(q, qdot, t)
         return np.linalg.solve(M + 1e-12 * np.eye(len(q)), F)
 
+    def latent_stiffness(self, k: int) -> np.ndarray:
+        """(k, k) elastic stiffness -dF_z/dz of the k latent coordinates at rest, by central
+        differences of the elastic generalised force (computed once). It is the stiffness
+        of the kinematics actually integrated (surrogate or decoder), so the Newton
+        iterations of :meth:`step` converge in a few steps."""
+        if self._latent_stiffness is None or len(self._latent_stiffness) != k:
+            eps = 1e-6
+            K = np.zeros((k, k))
+            for j in range(k):
+                forces = []
+                for sign in (1.0, -1.0):
+                    q = np.zeros(6 + k)
+                    q[6 + j] = sign * eps
+                    x, J, _, _ = self.kinematics(q, np.zeros_like(q))
+                    forces.append(-(J.T @ self.elastic.gradient(x).reshape(-1))[6:])
+                K[:, j] = -(forces[0] - forces[1]) / (2 * eps)
+            self._latent_stiffness = 0.5 * (K + K.T)
+        return self._latent_stiffness
+
     def stiffness(
         self, J: np.ndarray, x: np.ndarray, xdot: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """(K, D) (n, n): the stiff parts of -dF/dq and -dF/dqdot, which the step treats
-        implicitly: the latent modes' elastic stiffness at rest (``mode_stiffness``), and the
+        implicitly: the latent coordinates' elastic stiffness at rest, and the
         ground's penalty spring, its damping and the friction drag on the points in contact."""
         n = J.shape[1]
         K, D = np.zeros((n, n)), np.zeros((n, n))
-        if self.mode_stiffness is not None:
-            K[6:, 6:] = np.diag(self.mode_stiffness)
+        K[6:, 6:] = self.latent_stiffness(n - 6)
         if self.contact is not None:
             c = self.contact
             inside = x[:, 2] < self.floor

@@ -217,7 +217,6 @@ def test_fast_path_matches_the_reference(box: trimesh.Trimesh) -> None:
     body = _body_of(bound, params)
     reference = LatentDynamics(body, contact=None)
     fast = FastDynamics(bound.surrogate, body, contact=None)
-    fast.mode_stiffness = bound.mode_stiffness
     k = bound.state_dim
     assert k >= 1
     q = np.concatenate([bound.centre, np.zeros(3 + k)])
