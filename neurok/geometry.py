@@ -13,6 +13,8 @@ import torch
 import trimesh
 from scipy.spatial import cKDTree
 
+from mpm.meshio import RayWinding
+
 
 def _sinc_terms(angle: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """sin(a)/a and (1 - cos(a))/a^2, smooth through a = 0 (Taylor below 1e-3)."""
@@ -166,8 +168,6 @@ def voxel_iou(
     ``faces`` (e.g. a fitted and an observed deformation of one rest mesh): occupancy of the
     voxel centres of a common grid with ``resolution`` cells along the longest side of the
     joint bounding box, inside by winding number."""
-    from mpm.meshio import RayWinding
-
     low = np.minimum(vertices_a.min(axis=0), vertices_b.min(axis=0))
     high = np.maximum(vertices_a.max(axis=0), vertices_b.max(axis=0))
     spacing = float((high - low).max()) / resolution
