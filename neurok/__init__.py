@@ -12,7 +12,14 @@ from __future__ import annotations
 from neurok.checkpoint import load, save
 from neurok.data import generate_dataset, load_index
 from neurok.emulator import BoundShape, Load, MaterialParams, fit_state, simulate
-from neurok.errors import CheckpointError, DatasetError, LatentError, MeshError, NeuROKError
+from neurok.errors import (
+    CheckpointError,
+    DatasetError,
+    LatentError,
+    MeshError,
+    NeuROKError,
+    SettingsError,
+)
 from neurok.ik import FitResult, fit
 from neurok.model import NeuROK, NeuROKConfig
 
@@ -28,6 +35,7 @@ __all__ = [
     "NeuROK",
     "NeuROKConfig",
     "NeuROKError",
+    "SettingsError",
     "fit",
     "fit_state",
     "generate_dataset",

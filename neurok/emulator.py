@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 import mpm
 from mpm.meshio import RayWinding
 from neurok.dynamics import DEFAULT_CONTACT, Body, Contact, LatentDynamics
-from neurok.errors import LatentError, MeshError
+from neurok.errors import LatentError, MeshError, SettingsError
 from neurok.fast import FastDynamics, rodrigues
 from neurok.model import NeuROK, normalise
 from neurok.surrogate import PolynomialSurrogate
@@ -416,7 +416,11 @@ def simulate(
 
     Raises:
         MeshError: the mesh encloses no volume. LatentError: z0/zdot0 of the wrong size.
+        SettingsError: a non-positive duration, fps or dt, or a negative friction, contact
+            damping (it would feed energy in) or number of contact points.
     """
+    _check_settings(duration=duration, fps=fps, dt=dt, friction=friction,
+                    contact_damping=contact_damping, contact_points=contact_points)  # fmt: skip
     start_clock = time.perf_counter()
     params = MaterialParams.of(material) if material is not None else MaterialParams()
     surface = surface_samples(rest_mesh, contact_points, 1) if contact_points > 0 else None
@@ -462,6 +466,16 @@ def simulate(
         states.append((q.copy(), engine.orientation.copy()))
     emulate_time = time.perf_counter() - start_clock
     return _trajectory(bound, states, fps, emulate_time, params)
+
+
+def _check_settings(**values: float) -> None:
+    """Raise SettingsError for a non-positive duration/fps/dt or a negative other setting,
+    before any work is done."""
+    for name, value in values.items():
+        positive = name in ("duration", "fps", "dt")
+        if not np.isfinite(value) or (value <= 0 if positive else value < 0):
+            bound = "> 0" if positive else ">= 0"
+            raise SettingsError(f"simulate: {name} must be {bound}, got {value}.")
 
 
 class _Engine:

@@ -14,6 +14,7 @@ __all__ = [
     "LatentError",
     "MeshError",
     "NeuROKError",
+    "SettingsError",
 ]
 
 
@@ -35,3 +36,7 @@ class CheckpointError(NeuROKError, FileNotFoundError):
 
 class DatasetError(NeuROKError, ConfigError):
     """A dataset directory is missing, incomplete, or its generation parameters are invalid."""
+
+
+class SettingsError(NeuROKError, ConfigError):
+    """An emulation setting is out of range (a negative step, damping, friction, ...)."""

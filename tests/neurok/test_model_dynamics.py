@@ -130,8 +130,9 @@ def test_ik_recovers_a_sampled_shape(box: trimesh.Trimesh) -> None:
 
 
 def test_bad_inputs(box: trimesh.Trimesh, tmp_path) -> None:
-    """An open or flat mesh, a latent of the wrong size, a missing or corrupt checkpoint
-    each raise their own error naming the problem."""
+    """An open or flat mesh, a latent of the wrong size, an out-of-range setting (zero step,
+    negative contact damping, friction or contact points, NaN duration), a missing or corrupt
+    checkpoint each raise their own error naming the problem."""
     model = _model()
     open_mesh = trimesh.Trimesh(box.vertices, box.faces[:-2])
     with pytest.raises(neurok.MeshError, match="not closed"):
@@ -141,6 +142,10 @@ def test_bad_inputs(box: trimesh.Trimesh, tmp_path) -> None:
         BoundShape(model, flat)
     with pytest.raises(neurok.LatentError, match="size 3"):
         neurok.simulate(model, box, z0=[0.0, 0.0, 0.0], duration=0.1, progress=False)
+    for setting, value in (("dt", 0.0), ("contact_damping", -0.5), ("friction", -1.0),
+                           ("contact_points", -3), ("duration", float("nan"))):  # fmt: skip
+        with pytest.raises(neurok.SettingsError, match=setting):
+            neurok.simulate(model, box, progress=False, **{setting: value})
     with pytest.raises(neurok.CheckpointError, match="emu4d neurok train"):
         neurok.load(tmp_path / "missing.pt")
     corrupt = tmp_path / "corrupt.pt"
