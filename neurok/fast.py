@@ -19,6 +19,8 @@ from neurok.dynamics import DEFAULT_CONTACT, GRAVITY, Body, Contact, LatentDynam
 from neurok.geometry import DeformationGradient, lame
 from neurok.surrogate import PolynomialSurrogate
 
+CONVERGED = 1e-6  # Newton iterations of a step stop at this relative velocity correction
+
 
 def rodrigues(theta: np.ndarray) -> np.ndarray:
     """Rotation matrix of a rotation vector [rad] (NumPy)."""
@@ -76,26 +78,32 @@ class Elasticity:
 
     def __init__(self, rest: np.ndarray, volume: np.ndarray, E: float, nu: float) -> None:
         self.mu, self.lam = lame(E, nu)
-        self.volume = np.asarray(volume, dtype=np.float64)
+        volume = np.asarray(volume, dtype=np.float64)
+        # only points with a volume store energy (massless contact samples are neighbours
+        # of the others but have no gradient of their own): the rest is skipped
+        owners = np.flatnonzero(volume > 0)
+        self.volume = volume[owners]
         grad = DeformationGradient(rest)
-        self.index = grad.index.numpy()  # (N, K)
-        self.coef = grad.coefficients.numpy()  # (N, K, 3)
-        N, K = self.index.shape
-        # sparse map from per-(point, neighbour) vectors to per-point sums: +1 on the
-        # neighbour, -1 on the point itself (the transpose of dx_ik = x_k - x_i)
-        rows = np.concatenate([self.index.reshape(-1), np.repeat(np.arange(N), K)])
-        cols = np.concatenate([np.arange(N * K), np.arange(N * K)])
-        data = np.concatenate([np.ones(N * K), -np.ones(N * K)])
-        self.operator = scipy.sparse.csr_matrix((data, (rows, cols)), shape=(N, N * K))
+        self.owners = owners
+        self.index = grad.index.numpy()[owners]  # (A, K)
+        self.coef = grad.coefficients.numpy()[owners]  # (A, K, 3)
+        N, (A, K) = len(volume), self.index.shape
+        # sparse map from per-(owner, neighbour) vectors to per-point sums: +1 on the
+        # neighbour, -1 on the owner itself (the transpose of dx_ik = x_k - x_i)
+        rows = np.concatenate([self.index.reshape(-1), np.repeat(owners, K)])
+        cols = np.concatenate([np.arange(A * K), np.arange(A * K)])
+        data = np.concatenate([np.ones(A * K), -np.ones(A * K)])
+        self.operator = scipy.sparse.csr_matrix((data, (rows, cols)), shape=(N, A * K))
 
     def deformation_gradient(self, x: np.ndarray) -> np.ndarray:
-        """(N, 3, 3) deformation gradients (or their rates, for velocities)."""
-        dx = x[self.index] - x[:, None, :]  # (N, K, 3)
+        """(A, 3, 3) deformation gradients (or their rates, for velocities) of the points
+        that have a volume."""
+        dx = x[self.index] - x[self.owners, None, :]  # (A, K, 3)
         return np.matmul(dx.transpose(0, 2, 1), self.coef)
 
     def scatter(self, P: np.ndarray) -> np.ndarray:
-        """Per-point forces from per-point stresses: d/dx of sum_i vol_i psi(F_i) is the sum
-        over pairs of +/- vol_i P_i b_ik."""
+        """Per-point forces (N, 3) from the owners' stresses (A, 3, 3): d/dx of
+        sum_i vol_i psi(F_i) is the sum over pairs of +/- vol_i P_i b_ik."""
         pair = np.matmul(self.coef, (self.volume[:, None, None] * P).transpose(0, 2, 1))
         return self.operator @ pair.reshape(-1, 3)
 
@@ -329,7 +337,7 @@ class FastDynamics:
     ) -> tuple[np.ndarray, np.ndarray]:
         n = len(q)
         dv = np.zeros(n)
-        correction = np.inf
+        correction, scale = np.inf, 1.0
         for _ in range(max(iterations, 1)):
             v_mid = qdot + 0.5 * dv
             M, F, J, x, xdot = self.generalised(q + 0.5 * h * v_mid, v_mid, t + 0.5 * h)
@@ -337,8 +345,11 @@ class FastDynamics:
             A = M + 0.5 * h * D + 0.25 * h * h * K + 1e-12 * np.eye(n)
             update = np.linalg.solve(A, M @ dv - h * F)
             dv = dv - update
-            correction = float(np.sqrt(update @ M @ update))  # kinetic-energy norm
-        scale = float(np.sqrt(dv @ M @ dv + qdot @ M @ qdot)) + 1e-12
+            # both in the kinetic-energy norm (momentum units)
+            correction = float(np.sqrt(update @ M @ update))
+            scale = float(np.sqrt(dv @ M @ dv + qdot @ M @ qdot)) + 1e-12
+            if correction <= CONVERGED * scale:
+                break
         if (not np.isfinite(correction) or correction > 2e-2 * scale) and depth < 4:
             q_half, v_half = self._advance(q, qdot, h / 2, t, iterations, depth + 1)
             return self._advance(q_half, v_half, h / 2, t + h / 2, iterations, depth + 1)
