@@ -52,7 +52,8 @@ def load(path: str | Path | None = None) -> NeuROK:
                 f"{path} is checkpoint format {payload.get('version')}, this emu4d reads "
                 f"{FORMAT_VERSION}; retrain it with `{REPRODUCE}`."
             )
-        model = NeuROK(NeuROKConfig(**payload["config"]))
+        # checkpoints from before the latent coupling was an option used "tokens"
+        model = NeuROK(NeuROKConfig(**{"coupling": "tokens", **payload["config"]}))
         state = payload["state_dict"]
         model.basis = torch.zeros_like(state["basis"])  # the reduced size is in the file
         model.latent_range = torch.zeros_like(state["latent_range"])

@@ -71,7 +71,8 @@ class Contact:
     ``omega`` [rad/s] per unit mass (600: a few mm of sinking per m/s of impact speed), a
     normal damping ratio ``damping`` (1, critical: the spring itself returns nothing, the
     bounce comes from the body's elastic modes; of 0, 0.1, 0.3 and 1 it matched the
-    training drops best, see benchmarks/neurok_eval.py --calibrate) and regularised Coulomb
+    training drops best through their first bounce, see benchmarks/neurok_eval.py
+    --calibrate) and regularised Coulomb
     ``friction``."""
 
     height: float = 0.0

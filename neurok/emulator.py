@@ -26,6 +26,8 @@ from neurok.fast import FastDynamics, rodrigues
 from neurok.model import NeuROK, normalise
 from neurok.surrogate import PolynomialSurrogate
 
+MODE_REACH = 0.05  # how far (fraction of the size) one latent mode may move a point
+
 
 @dataclass(frozen=True)
 class MaterialParams:
@@ -137,7 +139,7 @@ class BoundShape:
             local_cloud = self._local(np.asarray(cloud))
             self.tokens, self.prior_mean = self.model.prior(local_cloud[None])
         self.points = self._local(self.rest)[None]
-        self._cache = self._queries(self.points)
+        self._cache = self._point_cache(self.points)
         self.seed = seed
         # the latent state the dynamics use: z = modes @ w (identity unless restricted)
         self.modes = np.eye(self.model.state_dim)
@@ -220,7 +222,7 @@ class BoundShape:
         # by 5 % of the size per mode (beyond that the decoder turns strongly nonlinear and
         # the elastic energy is far above anything the dynamics reach)
         reach = np.abs((J @ self.modes).reshape(n, 3, -1)).max(axis=(0, 1))
-        limit = 0.05 * self.scale / np.maximum(reach, 1e-12)
+        limit = MODE_REACH * self.scale / np.maximum(reach, 1e-12)
         self.range = np.maximum(np.minimum(1.25 * np.abs(projected).max(axis=0), limit), 1e-6)
         self.surrogate = None
         if surrogate:  # fitted over that box, where the states of a clip stay
@@ -229,11 +231,9 @@ class BoundShape:
     def _local(self, points: np.ndarray) -> torch.Tensor:
         return torch.as_tensor((points - self.centre) / self.scale, dtype=self.dtype)
 
-    def _queries(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _point_cache(self, points: torch.Tensor) -> torch.Tensor | tuple:
         with torch.no_grad():
-            queries = self.model.decoder.embed(points)
-            zero = torch.zeros(1, self.model.cfg.latent_dim, dtype=self.dtype)
-            return queries, self.model.decoder.raw(zero, self.tokens, queries)
+            return self.model.point_cache(self.tokens, points)
 
     def body_positions(self, z: torch.Tensor) -> torch.Tensor:
         """Sample points [m] in the body frame (rest centre at the origin): (N, 3) for a
@@ -250,12 +250,9 @@ class BoundShape:
     def _decode_z(self, batch: torch.Tensor) -> torch.Tensor:
         """(B, model.state_dim) reduced latents z -> (B, N, 3) sample points [m]."""
         z_full = batch @ self.model.basis.T.to(batch.dtype)
-        queries, base = self._cache
         B = batch.shape[0]
-        local = self.model.deform(
-            z_full, self.tokens.expand(B, -1, -1), self.points.expand(B, -1, -1),
-            queries.expand(B, -1, -1), base.expand(B, -1, -1),
-        )  # fmt: skip
+        local = self.model.deform(z_full, self.tokens.expand(B, -1, -1),
+                                  self.points.expand(B, -1, -1), self._cache)  # fmt: skip
         return self.scale * local
 
     def decode_points(self, z: torch.Tensor, points: np.ndarray) -> np.ndarray:
@@ -264,14 +261,12 @@ class BoundShape:
         batch = z if z.dim() == 2 else z[None]
         T = batch.shape[0]
         local = self._local(np.asarray(points))[None]
-        queries, base = self._queries(local)
+        cache = self._point_cache(local)
         with torch.no_grad():
             z_full = batch @ torch.as_tensor(self.modes.T, dtype=batch.dtype)
             z_full = z_full @ self.model.basis.T.to(batch.dtype)
-            out = self.model.deform(
-                z_full, self.tokens.expand(T, -1, -1), local.expand(T, -1, -1),
-                queries.expand(T, -1, -1), base.expand(T, -1, -1),
-            )  # fmt: skip
+            out = self.model.deform(z_full, self.tokens.expand(T, -1, -1),
+                                    local.expand(T, -1, -1), cache)  # fmt: skip
         out = (self.scale * out).numpy()
         return out if z.dim() == 2 else out[0]
 

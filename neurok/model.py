@@ -4,10 +4,13 @@ given rest shape, evaluated at any query points.
 - Prior encoder (rest point cloud -> shape tokens and the prior mean): learned queries attend to
   Fourier-embedded points (Perceiver style), then self-attention.
 - Deformation encoder (training only): rest + deformed points -> posterior N(mu, sigma).
-- Decoder: the latent z shifts the shape tokens; query points attend to them and output a
-  per-point rigid transform (a dual quaternion from a rotation vector and a translation) or,
-  for the ablation, a displacement. The output at z is taken relative to the output at z = 0,
-  so z = 0 decodes the rest shape exactly.
+- Decoder: query points attend to the shape tokens and output, per point, k transform fields
+  (one per latent); z weights them into a per-point rigid transform (a dual quaternion from a
+  rotation vector and a translation) or, for the ablation, a displacement. The transform
+  parameters are linear in z, so z = 0 decodes the rest shape exactly and the shape is a
+  smooth, low-order function of z (cheap to integrate and to fit); the first checkpoints
+  instead shifted the tokens by z (``coupling="tokens"``), which made the decoded shape
+  swing wildly along some latent directions.
 - Active subspace (after training): z = U z_q with U the top eigenvectors of E[J^T J], J the
   decoder Jacobian over training data -- the directions that move the shape most.
 
@@ -28,6 +31,7 @@ from neurok.errors import LatentError
 from neurok.geometry import dq_apply, dual_quaternion
 
 OUTPUTS = ("dual_quaternion", "displacement")
+COUPLINGS = ("linear", "tokens")
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,11 @@ class NeuROKConfig:
         heads: attention heads. encoder_layers / decoder_layers: attention blocks.
         frequencies: Fourier frequencies per axis of the point embedding.
         output: "dual_quaternion" (per-point rigid transform) or "displacement" (ablation).
+        coupling: how the latent enters the decoder. "linear": the decoder turns the shape
+            tokens into k per-point transform fields and z weights them (the transform
+            parameters are linear in z, the deformed shape a smooth, low-order function of
+            it); "tokens": z shifts the shape tokens before the query points attend to them
+            (the first checkpoints; the shape is a far more nonlinear function of z).
     """
 
     latent_dim: int = 16
@@ -49,10 +58,13 @@ class NeuROKConfig:
     decoder_layers: int = 2
     frequencies: int = 6
     output: str = "dual_quaternion"
+    coupling: str = "linear"
 
     def __post_init__(self) -> None:
         if self.output not in OUTPUTS:
             raise ValueError(f"output must be one of {OUTPUTS}, got {self.output!r}.")
+        if self.coupling not in COUPLINGS:
+            raise ValueError(f"coupling must be one of {COUPLINGS}, got {self.coupling!r}.")
         if self.width % self.heads:
             raise ValueError(f"width {self.width} must be divisible by heads {self.heads}.")
 
@@ -143,28 +155,41 @@ class DeformationEncoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """Latent z + shape tokens -> per-point transform parameters at query points."""
+    """Shape tokens (and, for the "tokens" coupling, z) -> per-point transform parameters at
+    query points (see :class:`NeuROKConfig`.coupling)."""
 
     def __init__(self, cfg: NeuROKConfig) -> None:
         super().__init__()
         self.cfg = cfg
         self.embed = PointEmbedding(cfg.width, cfg.frequencies)
-        self.latent = nn.Linear(cfg.latent_dim, cfg.num_tokens * cfg.width, bias=False)
+        self.size = 6 if cfg.output == "dual_quaternion" else 3
+        fields = cfg.latent_dim if cfg.coupling == "linear" else 1
+        if cfg.coupling == "tokens":
+            self.latent = nn.Linear(cfg.latent_dim, cfg.num_tokens * cfg.width, bias=False)
         self.layers = nn.ModuleList(
             Attention(cfg.width, cfg.heads) for _ in range(cfg.decoder_layers)
         )
-        size = 6 if cfg.output == "dual_quaternion" else 3
-        self.head = nn.Sequential(nn.LayerNorm(cfg.width), nn.Linear(cfg.width, size))
+        self.head = nn.Sequential(nn.LayerNorm(cfg.width), nn.Linear(cfg.width, fields * self.size))
         nn.init.zeros_(self.head[1].weight)
         nn.init.zeros_(self.head[1].bias)
 
     def raw(self, z: torch.Tensor, tokens: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
-        """(B, k) latents, (B, M, d) tokens, (B, N, d) embedded queries -> (B, N, 6 or 3)."""
+        """"tokens" coupling: (B, k) latents, (B, M, d) tokens, (B, N, d) embedded queries
+        -> (B, N, 6 or 3)."""
         context = tokens + self.latent(z).reshape(tokens.shape)
         h = queries
         for layer in self.layers:
             h = layer(h, context)
         return self.head(h)
+
+    def fields(self, tokens: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
+        """"linear" coupling: (B, M, d) tokens, (B, N, d) embedded queries -> (B, N, k, 6 or
+        3), the transform parameters per unit of each latent."""
+        h = queries
+        for layer in self.layers:
+            h = layer(h, tokens)
+        out = self.head(h)
+        return out.reshape(*out.shape[:-1], self.cfg.latent_dim, self.size)
 
 
 class NeuROK(nn.Module):
@@ -208,19 +233,33 @@ class NeuROK(nn.Module):
         if not torch.isfinite(z).all():
             raise LatentError(f"{name} contains NaN or infinite values.")
 
+    def point_cache(self, tokens: torch.Tensor, points: torch.Tensor) -> torch.Tensor | tuple:
+        """Everything about query ``points`` (B, N, 3) that does not depend on z, for
+        :meth:`deform`: the per-latent fields ("linear"), or the embedded queries and the
+        output at z = 0 ("tokens")."""
+        queries = self.decoder.embed(points)
+        if self.cfg.coupling == "linear":
+            return self.decoder.fields(tokens, queries)
+        zero = torch.zeros(tokens.shape[0], self.cfg.latent_dim, dtype=tokens.dtype)
+        return queries, self.decoder.raw(zero, tokens, queries)
+
     def deform(
         self, z_full: torch.Tensor, tokens: torch.Tensor, points: torch.Tensor,
-        queries: torch.Tensor | None = None, base: torch.Tensor | None = None,
+        cache: torch.Tensor | tuple | None = None,
     ) -> torch.Tensor:  # fmt: skip
-        """Deformed positions of ``points`` (B, N, 3) for full latents (B, k): the decoder's
-        output relative to its output at z = 0. ``queries`` (embedded points) and ``base``
-        (the output at z = 0) can be passed in when cached."""
-        if queries is None:
-            queries = self.decoder.embed(points)
-        raw = self.decoder.raw(z_full, tokens, queries)
-        if base is None:
-            base = self.decoder.raw(torch.zeros_like(z_full), tokens, queries)
-        delta = raw - base
+        """Deformed positions of ``points`` (B, N, 3) for full latents (B, k). The transform
+        parameters vanish at z = 0, so z = 0 decodes the rest shape exactly. ``cache``
+        (:meth:`point_cache`, batch 1 or B) can be passed in for repeated calls."""
+        if cache is None:
+            cache = self.point_cache(tokens, points)
+        if self.cfg.coupling == "linear":
+            fields = cache.expand(z_full.shape[0], *cache.shape[1:])
+            delta = torch.einsum("bk,bnks->bns", z_full, fields)
+        else:
+            queries, base = cache
+            B = z_full.shape[0]
+            raw = self.decoder.raw(z_full, tokens, queries.expand(B, *queries.shape[1:]))
+            delta = raw - base
         if self.cfg.output == "displacement":
             return points + 0.1 * delta
         dq = dual_quaternion(delta[..., :3], 0.1 * delta[..., 3:])

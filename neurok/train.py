@@ -162,7 +162,7 @@ def train(
         schedule.step()
         if step % 50 == 0 or step == cfg.steps - 1:
             history.append((step, float(recon.mean().detach()), float(kl.mean().detach())))
-            bar.set_postfix(recon=f"{float(recon.mean()):.3f}", kl=f"{float(kl.mean()):.2f}")
+            bar.set_postfix(recon=f"{history[-1][1]:.3f}", kl=f"{history[-1][2]:.2f}")
         if cfg.time_limit and time.perf_counter() - start > cfg.time_limit:
             logger.warning("training stopped at step %d by the %.0f s limit", step, cfg.time_limit)
             break
