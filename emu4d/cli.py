@@ -101,12 +101,12 @@ def _cmd_neurok_train(args: argparse.Namespace) -> int:
 
     cfg = TrainConfig(steps=args.steps, batch=args.batch, seed=args.seed,
                       subspace_dim=args.subspace, time_limit=args.time_limit)  # fmt: skip
-    model, info = train(args.data, NeuROKConfig(latent_dim=args.latent), cfg,
-                        progress=not args.quiet)  # fmt: skip
+    model_cfg = NeuROKConfig(latent_dim=args.latent, output=args.output)
+    model, info = train(args.data, model_cfg, cfg, progress=not args.quiet)
     info["command"] = (
         f"emu4d neurok train --data {args.data} -o {args.out} --steps {args.steps} "
         f"--batch {args.batch} --latent {args.latent} --subspace {args.subspace} "
-        f"--seed {args.seed} --time-limit {args.time_limit}"
+        f"--seed {args.seed} --time-limit {args.time_limit} --output {args.output}"
     )
     path = save(model, args.out, info)
     print(f"wrote {path} (state dim {model.state_dim}, {info['train_time_s']} s)")
@@ -173,6 +173,9 @@ def _add_neurok_commands(sub: Any) -> None:
     train.add_argument("--latent", type=int, default=16, help="CVAE latent size (default 16)")
     train.add_argument("--subspace", type=int, default=6, help="active subspace size (default 6)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train.add_argument("--output", choices=("dual_quaternion", "displacement"),
+                       default="dual_quaternion",
+                       help="per-point decoder output (displacement: the ablation)")  # fmt: skip
     train.add_argument("--time-limit", type=float, default=2400.0,
                        help="stop training after this many seconds (default 2400)")  # fmt: skip
     train.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

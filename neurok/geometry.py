@@ -144,16 +144,20 @@ def chamfer(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 
 def surface_chamfer(
-    vertices_a: np.ndarray, vertices_b: np.ndarray, faces: np.ndarray, samples: int = 2048
-) -> tuple[float, float]:
-    """(L1, L2) Chamfer distances between two surfaces with the same ``faces``: the mean (and
-    mean squared) distance from area-uniform samples of each surface to the other surface,
-    averaged over both directions. Unlike :func:`chamfer` on vertex sets it is zero for any
-    two placements of the same surface (e.g. a sphere fitted with another spin)."""
+    vertices_a: np.ndarray, vertices_b: np.ndarray, faces: np.ndarray, samples: int = 2048,
+    faces_b: np.ndarray | None = None,
+) -> tuple[float, float]:  # fmt: skip
+    """(L1, L2) Chamfer distances between two surfaces with the same ``faces`` (or B with its
+    own ``faces_b``): the mean (and mean squared) distance from area-uniform samples of each
+    surface to the other surface, averaged over both directions. Unlike :func:`chamfer` on
+    vertex sets it is zero for any two placements of the same surface (e.g. a sphere fitted
+    with another spin)."""
+    mesh_a = (np.asarray(vertices_a, np.float64), faces)
+    mesh_b = (np.asarray(vertices_b, np.float64), faces if faces_b is None else faces_b)
     distances = []
-    for source, target in ((vertices_a, vertices_b), (vertices_b, vertices_a)):
-        mesh_s = trimesh.Trimesh(np.asarray(source, np.float64), faces, process=False)
-        mesh_t = trimesh.Trimesh(np.asarray(target, np.float64), faces, process=False)
+    for (vs, fs), (vt, ft) in ((mesh_a, mesh_b), (mesh_b, mesh_a)):
+        mesh_s = trimesh.Trimesh(vs, fs, process=False)
+        mesh_t = trimesh.Trimesh(vt, ft, process=False)
         points, _ = trimesh.sample.sample_surface(mesh_s, samples, seed=0)
         _, d, _ = trimesh.proximity.closest_point(mesh_t, points)
         distances.append(np.asarray(d))

@@ -97,3 +97,9 @@ def test_surface_chamfer_ignores_sampling_and_spin() -> None:
     cv, cf = np.asarray(cube.vertices), np.asarray(cube.faces)
     lifted = surface_chamfer(cv, cv + np.array([0.0, 0.0, 0.01]), cf)[0]
     assert lifted == pytest.approx(0.01 / 3, rel=0.1)
+    # two meshes of different triangulation: the same cube subdivided is at 0, lifted at s/3
+    fine = cube.subdivide().subdivide()
+    fv, ff = np.asarray(fine.vertices), np.asarray(fine.faces)
+    assert surface_chamfer(cv, fv, cf, faces_b=ff)[0] < 1e-9
+    shifted = surface_chamfer(cv, fv + np.array([0.0, 0.0, 0.01]), cf, faces_b=ff)[0]
+    assert shifted == pytest.approx(0.01 / 3, rel=0.1)
