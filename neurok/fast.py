@@ -326,9 +326,10 @@ class FastDynamics:
         The velocity change dv solves M dv = h F(q + h/2 (qdot + dv/2), qdot + dv/2) by
         simplified Newton iterations with A = M + h/2 D + h^2/4 K, where K and D hold the
         stiff springs and dampers (:meth:`stiffness`): for those the step is the trapezoidal
-        rule, stable at any step size, where a fixed-point iteration needs h omega < 2. If the
-        iterations have not converged (a hard impact, the decoded shape's own nonlinearity),
-        the step is split in two halves, up to 16 substeps."""
+        rule, stable at any step size, where a fixed-point iteration needs h omega < 2. The
+        iterations stop early once a correction is below CONVERGED of the momentum; if after
+        ``iterations`` it is still above 2 % (a hard impact, the decoded shape's own
+        nonlinearity), the step is split in two halves, up to 16 substeps."""
         self.max_rate = 4.0 / h
         return self._advance(q, qdot, h, t, iterations, depth=0)
 
