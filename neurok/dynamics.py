@@ -72,8 +72,7 @@ class Contact:
     normal damping ratio ``damping`` (1, critical: the spring itself returns nothing, the
     bounce comes from the body's elastic modes; of 0, 0.1, 0.3 and 1 it matched the
     training drops best through their first bounce, see benchmarks/neurok_eval.py
-    --calibrate) and regularised Coulomb
-    ``friction``."""
+    --calibrate) and regularised Coulomb ``friction``."""
 
     height: float = 0.0
     omega: float = 600.0
