@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,12 +21,15 @@ from tqdm.auto import tqdm
 
 import mpm
 from mpm.meshio import RayWinding
+from neurok import compiled
 from neurok.dynamics import DEFAULT_CONTACT, Body, Contact, LatentDynamics
 from neurok.errors import LatentError, MeshError, SettingsError
-from neurok.fast import FastDynamics, rodrigues
+from neurok.fast import Elasticity, FastDynamics, rodrigues
+from neurok.geometry import DeformationGradient, kabsch
 from neurok.model import NeuROK, normalise
 from neurok.surrogate import PolynomialSurrogate
 
+ITERATIONS = 3  # Newton iterations per step before it is split (see FastDynamics.step)
 MODE_REACH = 0.05  # how far (fraction of the size) one latent mode may move a point
 
 
@@ -91,6 +95,22 @@ def surface_samples(mesh: trimesh.Trimesh, count: int, seed: int = 0) -> np.ndar
     return np.asarray(points)
 
 
+_WORKING_COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _working_copy(model: NeuROK, dtype: torch.dtype) -> NeuROK:
+    """A private, frozen copy of ``model`` in ``dtype`` (the caller's model is untouched),
+    made once and reused while none of the model's tensors is replaced or changed in place
+    (PyTorch counts in-place changes in each tensor's version)."""
+    tensors = [*model.parameters(), *model.buffers()]
+    key = (dtype, tuple((id(t), t._version) for t in tensors))
+    cached = _WORKING_COPIES.get(model)
+    if cached is None or cached[0] != key:
+        working = copy.deepcopy(model).to(dtype).eval().requires_grad_(False)
+        _WORKING_COPIES[model] = cached = (key, working)
+    return cached[1]
+
+
 class BoundShape:
     """A model bound to one rest shape: shape tokens, query embeddings and the decoder's output
     at z = 0 are computed once, so decoding the sample points costs one decoder pass.
@@ -118,8 +138,7 @@ class BoundShape:
         dtype: torch.dtype = torch.float64,
         surrogate: bool = False,
     ) -> None:
-        # a private, frozen copy in the working precision (the caller's model is untouched)
-        self.model = copy.deepcopy(model).to(dtype).eval().requires_grad_(False)
+        self.model = _working_copy(model, dtype)
         self.mesh = check_mesh(mesh)
         self.dtype = dtype
         if points is None:
@@ -146,6 +165,7 @@ class BoundShape:
         self.frequencies: np.ndarray | None = None
         self.mode_stiffness: np.ndarray | None = None  # omega^2 of the kept modes [1/s^2]
         self._radius: np.ndarray | None = None
+        self._gradient: DeformationGradient | None = None
         self.range = self.model.latent_range.double().numpy()
         self.surrogate: PolynomialSurrogate | None = None
         if surrogate:
@@ -156,8 +176,11 @@ class BoundShape:
         """(N,) depth [m] of each rest sample point under the rest surface: a point meets
         the ground when the surface below it would (see :class:`neurok.dynamics.Body`)."""
         if self._radius is None:
-            _, distance, _ = trimesh.proximity.closest_point(self.mesh, self.rest)
-            self._radius = np.asarray(distance, dtype=np.float64)
+            # the massless surface samples lie on the surface: depth 0
+            self._radius = np.zeros(len(self.rest))
+            inner = self.weights > 0
+            _, distance, _ = trimesh.proximity.closest_point(self.mesh, self.rest[inner])
+            self._radius[inner] = distance
         return self._radius
 
     @property
@@ -177,8 +200,6 @@ class BoundShape:
         can follow, and under gravity or impacts deflect by ~g / omega^2 (sub-millimetre):
         they are dropped, the rest become the state w (M-orthonormal). With ``surrogate``
         the polynomial stand-in is fitted in w."""
-        from neurok.fast import Elasticity
-
         eps = 1e-4
         k = self.model.state_dim
         stencil = torch.cat([eps * torch.eye(k), -eps * torch.eye(k)]).to(self.dtype)
@@ -196,8 +217,7 @@ class BoundShape:
         rigid = rigid.reshape(-1, 6)
         gram = rigid.T @ (m3[:, None] * rigid)
         J = J - rigid @ np.linalg.solve(gram, rigid.T @ (m3[:, None] * J))
-        volume = self.mesh.volume * self.weights
-        elastic = Elasticity(self.rest, volume, material.E, material.nu)
+        elastic = self.elasticity(material)
         h = 1e-6 / max(float(np.abs(J).max()), 1e-12)
         HJ = np.stack([
             (elastic.gradient(x0 + h * J[:, j].reshape(n, 3))
@@ -227,6 +247,14 @@ class BoundShape:
         self.surrogate = None
         if surrogate:  # fitted over that box, where the states of a clip stay
             self.surrogate = PolynomialSurrogate(self._decode, self.range, seed=self.seed)
+
+    def elasticity(self, material: MaterialParams) -> Elasticity:
+        """The neo-Hookean elasticity of the sample points for ``material`` (their MLS
+        discretisation is built once per shape)."""
+        if self._gradient is None:
+            self._gradient = DeformationGradient(self.rest)
+        volume = self.mesh.volume * self.weights
+        return Elasticity(self.rest, volume, material.E, material.nu, self._gradient)
 
     def _local(self, points: np.ndarray) -> torch.Tensor:
         return torch.as_tensor((points - self.centre) / self.scale, dtype=self.dtype)
@@ -285,29 +313,37 @@ class Load:
     mask: np.ndarray | None = field(default=None, repr=False)
 
 
-def _loads_callable(loads: Sequence[Load], rest: np.ndarray, mass: np.ndarray, h: float) -> Any:
-    """(t, x) -> (N, 3) forces [N] of the loads (NumPy), or None without loads."""
-    if not loads:
-        return None
-    entries = []
-    for load in loads:
-        mask = np.ones(len(rest), bool) if load.region is None else load.region.contains(rest)
-        if not mask.any():
-            raise LatentError(f"the load region of {load} contains no point of the object.")
-        share = mass * mask
-        entries.append((load, share / share.sum()))
+class LoadTable:
+    """The loads as arrays, ``(t, x) -> (N, 3)`` forces [N] when called: per load its
+    ``times`` (start, end, 1 for an impulse), ``vectors`` (force [N] or impulse [N s]) and
+    ``shares`` (the fraction each point takes, by mass). An impulse is spread over the step
+    ``h`` [s] that starts at or before its time; the compiled integrator reads the same arrays."""
 
-    def external(t: float, x: np.ndarray) -> np.ndarray:
+    def __init__(self, loads: Sequence[Load], rest: np.ndarray, mass: np.ndarray, h: float) -> None:
+        self.h = float(h)
+        self.times = np.zeros((len(loads), 3))
+        self.vectors = np.zeros((len(loads), 3))
+        self.shares = np.zeros((len(loads), len(rest)))
+        for i, load in enumerate(loads):
+            mask = np.ones(len(rest), bool) if load.region is None else load.region.contains(rest)
+            if not mask.any():
+                raise LatentError(f"the load region of {load} contains no point of the object.")
+            share = mass * mask
+            self.shares[i] = share / share.sum()
+            impulse = load.impulse is not None
+            self.times[i] = (load.start, load.end, float(impulse))
+            self.vectors[i] = np.asarray(load.impulse if impulse else load.force, np.float64)
+
+    def __call__(self, t: float, x: np.ndarray) -> np.ndarray:
         f = np.zeros_like(x)
-        for load, share in entries:
-            if load.impulse is not None:
-                if load.start <= t < load.start + h:
-                    f += share[:, None] * np.asarray(load.impulse, dtype=np.float64) / h
-            elif load.start <= t < load.end:
-                f += share[:, None] * np.asarray(load.force, dtype=np.float64)
+        for (start, end, impulse), vector, share in zip(
+            self.times, self.vectors, self.shares, strict=True
+        ):
+            if impulse and start <= t < start + self.h:
+                f += share[:, None] * vector / self.h
+            elif not impulse and start <= t < end:
+                f += share[:, None] * vector
         return f
-
-    return external
 
 
 def fit_state(
@@ -318,8 +354,6 @@ def fit_state(
     R0) with q0 = (c, theta, z) minimising |x(q0) - positions|^2 (Kabsch for the frame, then
     Gauss-Newton on z and the frame), and qdot0 the least-squares fit |J qdot0 - velocities|^2.
     ``positions`` (P, 3) are those of the first P points of the bound shape."""
-    from neurok.geometry import kabsch
-
     positions = np.asarray(positions, dtype=np.float64)
     count = len(positions)
     if positions.ndim != 2 or positions.shape[1] != 3 or not 0 < count <= len(bound.rest):
@@ -329,27 +363,43 @@ def fit_state(
         )
     rows = slice(0, 3 * count)
     R, _ = kabsch(bound.rest[:count] - bound.centre, positions - positions.mean(axis=0))
-    dynamics = LatentDynamics(_body_of(bound, MaterialParams()), contact=None)
-    dynamics.R0 = torch.as_tensor(R, dtype=bound.dtype)
+    body = _body_of(bound, MaterialParams())
+    if bound.surrogate is not None:  # exact derivatives of the surrogate (NumPy)
+        fast = FastDynamics(bound.surrogate, body, contact=None)
+        fast.R0 = R
+
+        def kinematics(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            x, J, _, _ = fast.kinematics(q, np.zeros_like(q))
+            return x, J
+
+    else:  # the decoder itself (PyTorch reference)
+        dynamics = LatentDynamics(body, contact=None)
+        dynamics.R0 = torch.as_tensor(R, dtype=bound.dtype)
+
+        def kinematics(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            with torch.no_grad():
+                q_t = torch.as_tensor(q, dtype=bound.dtype)
+                x, J, _, _ = dynamics.kinematics(q_t, torch.zeros_like(q_t))
+            return x.numpy(), J.numpy()
+
     n = 6 + bound.state_dim
-    q = torch.zeros(n, dtype=bound.dtype)
-    q[:3] = torch.as_tensor(positions.mean(axis=0), dtype=bound.dtype)
-    target = torch.as_tensor(positions, dtype=bound.dtype).reshape(-1)
+    q = np.zeros(n)
+    q[:3] = positions.mean(axis=0)
+    target = positions.reshape(-1)
     for _ in range(iterations):
-        x, J, _, _ = dynamics.kinematics(q, torch.zeros_like(q))
+        x, J = kinematics(q)
         J = J[rows]
         residual = x.reshape(-1)[rows] - target
-        step = torch.linalg.solve(J.T @ J + 1e-8 * torch.eye(n, dtype=q.dtype), J.T @ residual)
+        step = np.linalg.solve(J.T @ J + 1e-8 * np.eye(n), J.T @ residual)
         q = q - step
-        if float(step.norm()) < 1e-10:
+        if float(np.linalg.norm(step)) < 1e-10:
             break
-    qdot = torch.zeros(n, dtype=bound.dtype)
+    qdot = np.zeros(n)
     if velocities is not None:
-        _, J, _, _ = dynamics.kinematics(q, torch.zeros_like(q))
-        J = J[rows]
-        v = torch.as_tensor(np.asarray(velocities, np.float64), dtype=bound.dtype).reshape(-1)
-        qdot = torch.linalg.lstsq(J, v[:, None]).solution[:, 0]
-    return q.numpy(), qdot.numpy(), dynamics.R0.numpy()
+        _, J = kinematics(q)
+        v = np.asarray(velocities, np.float64).reshape(-1)
+        qdot = np.linalg.lstsq(J[rows], v, rcond=None)[0]
+    return q, qdot, R
 
 
 def _body_of(bound: BoundShape, material: MaterialParams) -> Body:
@@ -445,22 +495,23 @@ def simulate(
         for name, target in (("z0", q), ("zdot0", qdot)):
             if name in latents:  # onto the resolved modes: z = modes @ w
                 target[6:] = np.linalg.lstsq(bound.modes, latents[name], rcond=None)[0]
-    external = _loads_callable(loads, bound.rest, body.mass.numpy(), h)
+    external = LoadTable(loads, bound.rest, body.mass.numpy(), h) if loads else None
     engine = _Engine(bound, body, contact, R0, external, exact)
     frames = round(duration * fps)
     states = [(q.copy(), engine.orientation.copy())]
     t = 0.0
     for _ in tqdm(range(frames), desc="neurok", unit="frame", disable=not progress):
-        for _ in range(steps_per_frame):
-            q, qdot = engine.step(q, qdot, h, t)
-            t += h
+        q, qdot = engine.advance(q, qdot, h, t, steps_per_frame)
+        t += steps_per_frame * h
         if not np.isfinite(q).all():
             raise LatentError(
                 f"the emulation diverged at t = {t:.3f} s; use a smaller dt (now {dt})."
             )
         states.append((q.copy(), engine.orientation.copy()))
     emulate_time = time.perf_counter() - start_clock
-    return _trajectory(bound, states, fps, emulate_time, params)
+    traj = _trajectory(bound, states, fps, emulate_time, params)
+    traj.metadata["neurok"]["force_evaluations"] = engine.evaluations
+    return traj
 
 
 def _check_settings(**values: float) -> None:
@@ -474,27 +525,41 @@ def _check_settings(**values: float) -> None:
 
 
 class _Engine:
-    """The integrator behind :func:`simulate` (:class:`FastDynamics`), on the per-shape
-    polynomial surrogate (default, fast) or on the decoder itself (``exact``)."""
+    """The integrator behind :func:`simulate`: :class:`FastDynamics` on the per-shape
+    polynomial surrogate, its steps run by the compiled integrator (:mod:`neurok.compiled`,
+    the default), or on the decoder itself (``exact``, NumPy and PyTorch, slow)."""
 
     def __init__(
         self, bound: BoundShape, body: Body, contact: Contact | None, R0: np.ndarray,
-        external: Any, exact: bool,
+        external: LoadTable | None, exact: bool,
     ) -> None:  # fmt: skip
         assert exact or bound.surrogate is not None
-        self.fast = FastDynamics(None if exact else bound.surrogate, body, contact=contact)
+        elastic = bound.elasticity(MaterialParams(E=body.E, nu=body.nu))
+        self.fast = FastDynamics(None if exact else bound.surrogate, body, contact=contact,
+                                 elastic=elastic)  # fmt: skip
         self.fast.R0 = np.asarray(R0, dtype=np.float64)
         self.fast.external = external
+        self.native = None if exact else compiled.build(self.fast, external)
+        self.evaluations = 0  # force evaluations of the compiled integrator
 
     @property
     def orientation(self) -> np.ndarray:
         """The reference orientation R0 (3, 3) the rotation is folded into."""
         return self.fast.R0
 
-    def step(
-        self, q: np.ndarray, qdot: np.ndarray, h: float, t: float
+    def advance(
+        self, q: np.ndarray, qdot: np.ndarray, h: float, t: float, steps: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        return self.fast.step(q, qdot, h, t)
+        """(q, qdot) after ``steps`` steps of size h [s] from time t."""
+        if self.native is None:
+            for i in range(steps):
+                q, qdot = self.fast.step(q, qdot, h, t + i * h)
+            return q, qdot
+        q, qdot, self.fast.R0, count = compiled.advance(
+            self.native, self.fast.R0, q, qdot, h, t, steps, ITERATIONS
+        )
+        self.evaluations += count
+        return q, qdot
 
 
 def embedding_weights(rest_points: np.ndarray, vertices: np.ndarray, neighbours: int = 12) -> Any:

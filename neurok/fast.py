@@ -76,14 +76,19 @@ class Elasticity:
     """Neo-Hookean elasticity of a point cloud with moving-least-squares deformation
     gradients (the same discretisation as :class:`neurok.dynamics.LatentDynamics`)."""
 
-    def __init__(self, rest: np.ndarray, volume: np.ndarray, E: float, nu: float) -> None:
+    def __init__(
+        self, rest: np.ndarray, volume: np.ndarray, E: float, nu: float,
+        gradient: DeformationGradient | None = None,
+    ) -> None:  # fmt: skip
+        """``gradient``: the MLS discretisation of ``rest``, if already built (it depends on
+        the rest points only)."""
         self.mu, self.lam = lame(E, nu)
         volume = np.asarray(volume, dtype=np.float64)
         # only points with a volume store energy (massless contact samples are neighbours
         # of the others but have no gradient of their own): the rest is skipped
         owners = np.flatnonzero(volume > 0)
         self.volume = volume[owners]
-        grad = DeformationGradient(rest)
+        grad = DeformationGradient(rest) if gradient is None else gradient
         self.owners = owners
         self.index = grad.index.numpy()[owners]  # (A, K)
         self.coef = grad.coefficients.numpy()[owners]  # (A, K, 3)
@@ -140,6 +145,7 @@ class FastDynamics:
         contact: Contact | None = DEFAULT_CONTACT,
         gravity: bool = True,
         damping: bool = True,
+        elastic: Elasticity | None = None,
     ) -> None:
         # kinematics from the surrogate (exact derivatives), or without one from the decoder
         # itself through the PyTorch reference's finite differences (slow, for checks)
@@ -156,7 +162,7 @@ class FastDynamics:
         self.contact = contact
         self.gravity = gravity
         self.viscosity = body.viscosity if damping else 0.0
-        self.elastic = Elasticity(body.rest, self.volume, body.E, body.nu)
+        self._elastic, self._body = elastic, body
         self.R0 = np.eye(3)
         self.contact_mass = (
             self.mass if body.contact_mass is None else np.asarray(body.contact_mass, np.float64)
@@ -166,6 +172,14 @@ class FastDynamics:
         self.external: Callable[[float, np.ndarray], np.ndarray] | None = None
         self.max_rate = float("inf")  # friction drag cap [1/s], set by step()
         self._latent_stiffness: np.ndarray | None = None  # (k, k), see latent_stiffness()
+
+    @property
+    def elastic(self) -> Elasticity:
+        """The body's elasticity (built on first use: the kinematics alone do not need it)."""
+        if self._elastic is None:
+            body = self._body
+            self._elastic = Elasticity(body.rest, self.volume, body.E, body.nu)
+        return self._elastic
 
     # -- kinematics ---------------------------------------------------------------------------
 

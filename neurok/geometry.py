@@ -82,6 +82,18 @@ def dq_apply(dq: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     return rotated + translation
 
 
+def rigid_transform(
+    rotvec: torch.Tensor, translation: torch.Tensor, points: torch.Tensor
+) -> torch.Tensor:
+    """R(rotvec) p + t for (..., 3) arrays: the transform ``dq_apply(dual_quaternion(rotvec,
+    translation), points)`` performs, in a third of the operations (no dual part is formed:
+    one unit dual quaternion, unblended, is just a rotation then a translation)."""
+    real = quaternion(rotvec)
+    w, v = real[..., :1], real[..., 1:]
+    cross = torch.cross(v, points, dim=-1)
+    return points + 2 * w * cross + 2 * torch.cross(v, cross, dim=-1) + translation
+
+
 class DeformationGradient:
     """Deformation gradients of a point cloud by moving least squares over k neighbours.
 
@@ -133,6 +145,19 @@ def kabsch(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarr
     d = np.sign(np.linalg.det(Vt.T @ U.T))
     R = Vt.T @ np.diag([1.0, 1.0, d]) @ U.T
     return R, ct - R @ cs
+
+
+def kabsch_batch(sources: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`kabsch` of each of (B, N, 3) ``sources`` onto one (N, 3) ``target`` in a few
+    batched array operations: (R (B, 3, 3), t (B, 3))."""
+    cs, ct = sources.mean(axis=1), target.mean(axis=0)
+    H = np.swapaxes(sources - cs[:, None], 1, 2) @ (target - ct)
+    U, _, Vt = np.linalg.svd(H)
+    V, Ut = np.swapaxes(Vt, 1, 2), np.swapaxes(U, 1, 2)
+    d = np.sign(np.linalg.det(V @ Ut))
+    V[:, :, 2] *= d[:, None]
+    R = V @ Ut
+    return R, ct - (R @ cs[:, :, None])[:, :, 0]
 
 
 def chamfer(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:

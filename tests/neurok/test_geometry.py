@@ -15,6 +15,7 @@ from neurok.geometry import (
     dual_quaternion,
     kabsch,
     neo_hookean_density,
+    rigid_transform,
     rotation_matrix,
     surface_chamfer,
     voxel_iou,
@@ -35,6 +36,17 @@ def test_dual_quaternion_applies_rotation_then_translation() -> None:
     r, t, p = (torch.as_tensor(rng.normal(size=(10, 3))) for _ in range(3))
     expected = torch.einsum("nij,nj->ni", rotation_matrix(r), p) + t
     torch.testing.assert_close(dq_apply(dual_quaternion(r, t), p), expected, atol=1e-12, rtol=0)
+
+
+def test_rigid_transform_is_the_dual_quaternion_transform() -> None:
+    """The decoder's inference shortcut maps points exactly as the dual quaternion of the same
+    (r, t) does (1e-12), for finite and tiny (1e-9 rad) rotations."""
+    rng = np.random.default_rng(2)
+    r = torch.as_tensor(np.concatenate([rng.normal(size=(10, 3)), 1e-9 * rng.normal(size=(3, 3))]))
+    t, p = (torch.as_tensor(rng.normal(size=(13, 3))) for _ in range(2))
+    torch.testing.assert_close(
+        rigid_transform(r, t, p), dq_apply(dual_quaternion(r, t), p), atol=1e-12, rtol=0
+    )
 
 
 def test_deformation_gradient_is_exact_for_affine_motion() -> None:

@@ -1,0 +1,537 @@
+"""The emulator's integrator compiled with Numba: the implicit-midpoint steps of
+:class:`neurok.fast.FastDynamics` over many steps in one native call.
+
+The NumPy twin spends most of its time in the overhead of a few hundred small array
+operations per force evaluation; here the same equations run as plain loops and a few BLAS
+products, so a one-second clip integrates in tens of milliseconds. The arithmetic follows
+``FastDynamics`` operation for operation (the tests hold the two to 1e-9), which stays the
+readable reference. Compiled functions are cached on disk (Numba's ``cache=True``) after the
+first call.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+from numba import njit
+
+from neurok.dynamics import GRAVITY
+
+if TYPE_CHECKING:
+    from neurok.emulator import LoadTable
+    from neurok.fast import FastDynamics
+
+CONVERGED = 1e-6  # as neurok.fast.CONVERGED (relative Newton correction that ends a step)
+MAX_SPLITS = 4  # a step that does not converge is halved up to this many times (16 substeps)
+
+
+class Model(NamedTuple):
+    """Everything the compiled integrator reads: the polynomial kinematics, masses, the
+    elastic discretisation, contact, damping and loads (all float64 / int64 arrays)."""
+
+    exponents: np.ndarray  # (F, k) monomial exponents of the surrogate
+    scale: np.ndarray  # (k,) half-widths of the latent box
+    coefficients: np.ndarray  # (F, 3N) body-frame positions = phi(z / scale) @ coefficients
+    moments: np.ndarray  # (F, 9F) T[f, (g, a, b)] = sum_p m_p C_fp[a] C_gp[b]
+    gram: np.ndarray  # (F, F) G[f, g] = sum_p m_p C_fp . C_gp
+    first_moment: np.ndarray  # (F, 3) sum_p m_p C_fp
+    mass: np.ndarray  # (N,) [kg]
+    contact_mass: np.ndarray  # (N,) [kg], the ground spring's mass per point
+    floor: np.ndarray  # (N,) height [m] at which each point meets the ground
+    owners: np.ndarray  # (A,) points with a volume (they carry elastic energy)
+    neighbours: np.ndarray  # (A, K) their MLS neighbours
+    gradient_coef: np.ndarray  # (A, K, 3) MLS coefficients: F = sum_j dx_j (x) b_j
+    volume: np.ndarray  # (A,) [m^3]
+    latent_stiffness: np.ndarray  # (k, k) elastic stiffness of the latents at rest
+    settings: np.ndarray  # (8,) mu, lam, viscosity, gravity?, contact?, omega, damping, friction
+    slip_speed: float  # [m/s], regularises Coulomb friction
+    load_times: np.ndarray  # (L, 3): start, end, 1 for an impulse
+    load_vectors: np.ndarray  # (L, 3) force [N] or impulse [N s]
+    load_shares: np.ndarray  # (L, N) fraction of the load on each point
+
+
+def build(dynamics: FastDynamics, loads: LoadTable | None = None) -> Model:
+    """The compiled integrator's view of ``dynamics`` (on a polynomial surrogate) and its
+    loads; the latent stiffness at rest is computed here if it was not yet."""
+    if dynamics.reference is not None:
+        raise ValueError("the compiled integrator needs the polynomial surrogate kinematics.")
+    elastic, contact = dynamics.elastic, dynamics.contact
+    N = len(dynamics.mass)
+    k = dynamics.poly.e.shape[1]
+    settings = np.array([
+        elastic.mu, elastic.lam, dynamics.viscosity, float(dynamics.gravity),
+        float(contact is not None), contact.omega if contact else 0.0,
+        contact.damping if contact else 0.0, contact.friction if contact else 0.0,
+    ], dtype=np.float64)  # fmt: skip
+    empty = loads is None
+    f64 = np.ascontiguousarray
+    C = np.asarray(dynamics.C, dtype=np.float64)  # (F, N, 3)
+    massive = dynamics.mass > 0
+    weighted = C[:, massive] * dynamics.mass[massive, None]
+    F = len(C)
+    # moments[f, g, a, b] = sum_p m_p C_fp[a] C_gp[b], as one matrix product
+    left = weighted.transpose(0, 2, 1).reshape(3 * F, -1)
+    right = C[:, massive].transpose(0, 2, 1).reshape(3 * F, -1)
+    moments = (left @ right.T).reshape(F, 3, F, 3).transpose(0, 2, 1, 3)
+    if dynamics._latent_stiffness is None or len(dynamics._latent_stiffness) != k:
+        dynamics._latent_stiffness = latent_stiffness(
+            C.reshape(F, -1), dynamics.poly.e.astype(np.int64), dynamics.poly.scale.astype(float),
+            elastic.owners.astype(np.int64), elastic.index.astype(np.int64), elastic.coef,
+            elastic.volume, elastic.mu, elastic.lam,
+        )  # fmt: skip
+    return Model(
+        exponents=f64(dynamics.poly.e, dtype=np.int64),
+        scale=f64(dynamics.poly.scale, dtype=np.float64),
+        coefficients=f64(C.reshape(len(C), -1)),
+        moments=f64(moments.reshape(len(C), -1)),
+        gram=f64(np.einsum("fgaa->fg", moments)),
+        first_moment=f64(weighted.sum(axis=1)),
+        mass=f64(dynamics.mass, dtype=np.float64),
+        contact_mass=f64(np.broadcast_to(dynamics.contact_mass, (N,)), dtype=np.float64),
+        floor=f64(np.broadcast_to(dynamics.floor, (N,)), dtype=np.float64),
+        owners=f64(elastic.owners, dtype=np.int64),
+        neighbours=f64(elastic.index, dtype=np.int64),
+        gradient_coef=f64(elastic.coef, dtype=np.float64),
+        volume=f64(elastic.volume, dtype=np.float64),
+        latent_stiffness=f64(dynamics._latent_stiffness, dtype=np.float64),
+        settings=settings,
+        slip_speed=float(contact.slip_speed if contact else 0.0),
+        load_times=np.zeros((0, 3)) if empty else f64(loads.times, dtype=np.float64),
+        load_vectors=np.zeros((0, 3)) if empty else f64(loads.vectors, dtype=np.float64),
+        load_shares=np.zeros((0, N)) if empty else f64(loads.shares, dtype=np.float64),
+    )
+
+
+# -- small rotations ---------------------------------------------------------------------------
+
+
+@njit(cache=True, error_model="numpy")
+def _skew(a: np.ndarray) -> np.ndarray:
+    out = np.zeros((3, 3))
+    out[0, 1], out[0, 2], out[1, 2] = -a[2], a[1], -a[0]
+    out[1, 0], out[2, 0], out[2, 1] = a[2], -a[1], a[0]
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def _mul3(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b for 3 x 3 matrices, without the BLAS call (its overhead dominates at this size)."""
+    out = np.empty((3, 3))
+    for r in range(3):
+        for c in range(3):
+            out[r, c] = a[r, 0] * b[0, c] + a[r, 1] * b[1, c] + a[r, 2] * b[2, c]
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def _rodrigues(theta: np.ndarray) -> np.ndarray:
+    angle = np.sqrt(theta[0] ** 2 + theta[1] ** 2 + theta[2] ** 2)
+    K = _skew(theta)
+    if angle < 1e-8:
+        return np.eye(3) + K + 0.5 * _mul3(K, K)
+    return np.eye(3) + np.sin(angle) / angle * K + (1 - np.cos(angle)) / angle**2 * _mul3(K, K)
+
+
+@njit(cache=True, error_model="numpy")
+def _right_jacobian(theta: np.ndarray) -> np.ndarray:
+    angle = np.sqrt(theta[0] ** 2 + theta[1] ** 2 + theta[2] ** 2)
+    K = _skew(theta)
+    if angle < 1e-4:
+        return np.eye(3) - 0.5 * K + _mul3(K, K) / 6
+    return (np.eye(3) - (1 - np.cos(angle)) / angle**2 * K
+            + (angle - np.sin(angle)) / angle**3 * _mul3(K, K))  # fmt: skip
+
+
+# -- kinematics --------------------------------------------------------------------------------
+
+
+@njit(cache=True, error_model="numpy")
+def _features(
+    exponents: np.ndarray, scale: np.ndarray, z: np.ndarray, w: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(phi (F,), dphi/dz (F, k), second derivative along w (F,)) of the monomials."""
+    F, k = exponents.shape
+    phi, dphi, d2phi = np.ones(F), np.zeros((F, k)), np.zeros(F)
+    f0, f1, f2 = np.empty(k), np.empty(k), np.empty(k)
+    for f in range(F):
+        for j in range(k):
+            e = exponents[f, j]
+            u = z[j] / scale[j]
+            f0[j] = u**e
+            f1[j] = e * u ** (e - 1) if e >= 1 else 0.0
+            f2[j] = 0.5 * e * (e - 1) * u ** (e - 2) if e >= 2 else 0.0
+        value = 1.0
+        for j in range(k):
+            value *= f0[j]
+        phi[f] = value
+        for j in range(k):
+            others = 1.0
+            for i in range(k):
+                if i != j:
+                    others *= f0[i]
+            dphi[f, j] = f1[j] * others / scale[j]
+        if k > 0:
+            v0 = w[0] / scale[0]
+            s0, s1, s2 = f0[0], f1[0] * v0, f2[0] * v0 * v0
+            for j in range(1, k):
+                v = w[j] / scale[j]
+                a1, a2 = f1[j] * v, f2[j] * v * v
+                s0, s1, s2 = s0 * f0[j], s0 * a1 + s1 * f0[j], s0 * a2 + s1 * a1 + s2 * f0[j]
+            d2phi[f] = 2.0 * s2
+    return phi, dphi, d2phi
+
+
+@njit(cache=True, error_model="numpy")
+def _rotations(
+    R0: np.ndarray, theta: np.ndarray, omega: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(Rot, dRot/dtheta_i (3, 3, 3), dRot along omega, second derivative along omega): the
+    derivative along omega by central differences, as FastDynamics.kinematics."""
+    Rot = _mul3(R0, _rodrigues(theta))
+    columns = _right_jacobian(theta)
+    dRot = np.empty((3, 3, 3))
+    for i in range(3):
+        dRot[i] = _mul3(Rot, _skew(np.ascontiguousarray(columns[:, i])))
+    w_norm = np.sqrt(omega[0] ** 2 + omega[1] ** 2 + omega[2] ** 2)
+    dRot_w, ddRot_w = np.zeros((3, 3)), np.zeros((3, 3))
+    if w_norm > 0:
+        d = 1e-4 / w_norm
+        plus = _mul3(R0, _rodrigues(theta + d * omega))
+        minus = _mul3(R0, _rodrigues(theta - d * omega))
+        dRot_w, ddRot_w = (plus - minus) / (2 * d), (plus - 2 * Rot + minus) / d**2
+    return Rot, dRot, dRot_w, ddRot_w
+
+
+@njit(cache=True, error_model="numpy")
+def _forward(C: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(a @ C, b @ C) in one pass over the coefficients (C (F, 3N) is the big array)."""
+    out_a, out_b = np.zeros(C.shape[1]), np.zeros(C.shape[1])
+    for f in range(C.shape[0]):
+        af, bf = a[f], b[f]
+        for j in range(C.shape[1]):
+            out_a[j] += af * C[f, j]
+            out_b[j] += bf * C[f, j]
+    return out_a, out_b
+
+
+# -- forces ------------------------------------------------------------------------------------
+
+
+@njit(cache=True, error_model="numpy")
+def _internal_forces(
+    owners: np.ndarray, neighbours: np.ndarray, coef: np.ndarray, volume: np.ndarray,
+    mu: float, lam: float, viscosity: float, x: np.ndarray, xdot: np.ndarray, out: np.ndarray,
+) -> None:  # fmt: skip
+    """out -= dV_elastic/dx + the Kelvin-Voigt damping forces, owner by owner: the MLS
+    deformation gradient F = sum_j (x_j - x_o) b_j^T, the compressible neo-Hookean stress
+    P(F) plus viscosity (Fdot + Fdot^T), and the pair forces +/- vol P b_j on neighbour and
+    owner (as fast.Elasticity.gradient and FastDynamics.dissipative)."""
+    A, K = neighbours.shape
+    f = np.empty((3, 3))
+    rate = np.empty((3, 3))
+    cof = np.empty((3, 3))
+    stress = np.empty((3, 3))
+    for a in range(A):
+        o = owners[a]
+        f[:] = 0.0
+        rate[:] = 0.0
+        for j in range(K):
+            nb = neighbours[a, j]
+            for d in range(3):
+                dx = x[nb, d] - x[o, d]
+                dv = xdot[nb, d] - xdot[o, d] if viscosity > 0 else 0.0
+                for c in range(3):
+                    f[d, c] += dx * coef[a, j, c]
+                    rate[d, c] += dv * coef[a, j, c]
+        for col in range(3):  # cofactor columns: c1 x c2, c2 x c0, c0 x c1
+            u, v = (col + 1) % 3, (col + 2) % 3
+            cof[0, col] = f[1, u] * f[2, v] - f[2, u] * f[1, v]
+            cof[1, col] = f[2, u] * f[0, v] - f[0, u] * f[2, v]
+            cof[2, col] = f[0, u] * f[1, v] - f[1, u] * f[0, v]
+        det = f[0, 0] * cof[0, 0] + f[1, 0] * cof[1, 0] + f[2, 0] * cof[2, 0]
+        safe = det if abs(det) > 1e-12 else 1e-12
+        # psi uses max(J, 1e-3): below the clamp the log terms are constant in F
+        log_j = np.log(max(det, 1e-3))
+        active = 1.0 if det > 1e-3 else 0.0
+        for r in range(3):
+            for c in range(3):
+                stress[r, c] = (mu * f[r, c] + active * (-mu + lam * log_j) * cof[r, c] / safe
+                                + viscosity * (rate[r, c] + rate[c, r]))  # fmt: skip
+        vol = volume[a]
+        for j in range(K):
+            nb = neighbours[a, j]
+            for d in range(3):
+                pair = vol * (stress[d, 0] * coef[a, j, 0] + stress[d, 1] * coef[a, j, 1]
+                              + stress[d, 2] * coef[a, j, 2])  # fmt: skip
+                out[nb, d] -= pair
+                out[o, d] += pair
+
+
+@njit(cache=True, error_model="numpy")
+def latent_stiffness(
+    coefficients: np.ndarray, exponents: np.ndarray, scale: np.ndarray, owners: np.ndarray,
+    neighbours: np.ndarray, coef: np.ndarray, volume: np.ndarray, mu: float, lam: float,
+) -> np.ndarray:  # fmt: skip
+    """(k, k) elastic stiffness -dF_z/dz of the latents at rest by central differences of the
+    elastic generalised force (FastDynamics.latent_stiffness; the rotation drops out)."""
+    k = exponents.shape[1]
+    N = coefficients.shape[1] // 3
+    eps = 1e-6
+    K = np.zeros((k, k))
+    zero = np.zeros(k)
+    for j in range(k):
+        for sign in (1.0, -1.0):
+            z = np.zeros(k)
+            z[j] = sign * eps
+            phi, dphi, _ = _features(exponents, scale, z, zero)
+            y = (phi @ coefficients).reshape(N, 3)
+            elastic = np.zeros((N, 3))
+            _internal_forces(owners, neighbours, coef, volume, mu, lam, 0.0, y, y, elastic)
+            force = np.ascontiguousarray(dphi.T) @ (coefficients @ elastic.reshape(-1))
+            K[:, j] -= sign * force / (2 * eps)
+    return 0.5 * (K + K.T)
+
+
+@njit(cache=True, error_model="numpy")
+def _forces(
+    model: Model, x: np.ndarray, xdot: np.ndarray, t: float, h: float, max_rate: float
+) -> np.ndarray:
+    """Total force on the points (N, 3) [N]: -dV/dx (elasticity, gravity, ground penalty)
+    plus Kelvin-Voigt damping, ground damping and friction, and the loads."""
+    N = x.shape[0]
+    s = model.settings
+    viscosity, gravity, has_contact = s[2], s[3] > 0, s[4] > 0
+    omega, damping, friction = s[5], s[6], s[7]
+    f = np.zeros((N, 3))
+    _internal_forces(model.owners, model.neighbours, model.gradient_coef, model.volume,
+                     s[0], s[1], viscosity, x, xdot, f)  # fmt: skip
+    if gravity:
+        for p in range(N):
+            f[p, 2] -= GRAVITY * model.mass[p]
+    if has_contact:
+        for p in range(N):
+            depth = model.floor[p] - x[p, 2]
+            if depth <= 0:
+                continue
+            m = model.contact_mass[p]
+            normal = m * omega**2 * depth
+            damp = -2 * damping * omega * m * xdot[p, 2]
+            speed = np.sqrt(xdot[p, 0] ** 2 + xdot[p, 1] ** 2 + model.slip_speed**2)
+            rate = min(friction * (normal + max(damp, 0.0)) / (m * speed), max_rate)
+            f[p, 0] -= rate * m * xdot[p, 0]
+            f[p, 1] -= rate * m * xdot[p, 1]
+            f[p, 2] += normal + damp
+    for i in range(model.load_times.shape[0]):
+        start, end, impulse = model.load_times[i, 0], model.load_times[i, 1], model.load_times[i, 2]
+        if impulse > 0:
+            if not (start <= t < start + h):
+                continue
+            scale = 1.0 / h
+        else:
+            if not (start <= t < end):
+                continue
+            scale = 1.0
+        for p in range(N):
+            for d in range(3):
+                f[p, d] += model.load_shares[i, p] * model.load_vectors[i, d] * scale
+    return f
+
+
+@njit(cache=True, error_model="numpy")
+def _system(
+    model: Model, R0: np.ndarray, q: np.ndarray, qdot: np.ndarray, t: float, h_load: float,
+    h: float, max_rate: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """(M, F, A) of one Newton iteration at the midpoint (q, qdot): generalised mass and
+    force of FastDynamics.generalised, and the iteration matrix A = M + h/2 D + h^2/4 K
+    (FastDynamics.stiffness).
+
+    J (3N x n) is never formed: with y_p = sum_f phi_f C_fp, every mass-weighted product of
+    two Jacobian columns is a contraction of the precomputed moments sum_p m_p C_fp C_gp^T,
+    and the forces enter through one product C @ f. Only points on the ground get their
+    Jacobian rows (for the contact's stiffness)."""
+    n = q.shape[0]
+    k = n - 6
+    C = model.coefficients
+    N = C.shape[1] // 3
+    zdot = np.ascontiguousarray(qdot[6:])
+    phi, dphi, d2phi = _features(model.exponents, model.scale, q[6:], zdot)
+    y_flat, ydot_flat = _forward(C, phi, dphi @ zdot)
+    y, ydot = y_flat.reshape(N, 3), ydot_flat.reshape(N, 3)
+    Rot, dRot, dRot_w, ddRot_w = _rotations(R0, q[3:6].copy(), qdot[3:6].copy())
+    # world positions and velocities of the points: x = c + Rot y,
+    # xdot = cdot + sum_i thetadot_i dRot_i y + Rot ydot
+    spin = np.zeros((3, 3))
+    for i in range(3):
+        spin += qdot[3 + i] * dRot[i]
+    x, xdot = np.empty((N, 3)), np.empty((N, 3))
+    for p in range(N):
+        for a in range(3):
+            x[p, a] = q[a] + Rot[a, 0] * y[p, 0] + Rot[a, 1] * y[p, 1] + Rot[a, 2] * y[p, 2]
+            xdot[p, a] = (qdot[a] + spin[a, 0] * y[p, 0] + spin[a, 1] * y[p, 1]
+                          + spin[a, 2] * y[p, 2] + Rot[a, 0] * ydot[p, 0]
+                          + Rot[a, 1] * ydot[p, 1] + Rot[a, 2] * ydot[p, 2])  # fmt: skip
+    f = _forces(model, x, xdot, t, h_load, max_rate)
+    # minus the frame's share of m Jdot qdot, m (ddRot_w y + 2 dRot_w ydot) (the decoder's
+    # share, m Rot y'', is projected through the moments below); then the sums the frame's
+    # rows of M and F need: total mass, sum m y, sum m y y^T, sum f y^T, and f in the body
+    # frame for the latent rows
+    mass_total, Y1, S, FY = 0.0, np.zeros(3), np.zeros((3, 3)), np.zeros((3, 3))
+    body_force = np.empty(3 * N)
+    for p in range(N):
+        m = model.mass[p]
+        mass_total += m
+        for a in range(3):
+            f[p, a] -= m * (ddRot_w[a, 0] * y[p, 0] + ddRot_w[a, 1] * y[p, 1]
+                            + ddRot_w[a, 2] * y[p, 2] + 2.0 * (
+                                dRot_w[a, 0] * ydot[p, 0] + dRot_w[a, 1] * ydot[p, 1]
+                                + dRot_w[a, 2] * ydot[p, 2]))  # fmt: skip
+        for a in range(3):
+            Y1[a] += m * y[p, a]
+            body_force[3 * p + a] = Rot[0, a] * f[p, 0] + Rot[1, a] * f[p, 1] + \
+                Rot[2, a] * f[p, 2]
+            for b in range(3):
+                S[a, b] += m * y[p, a] * y[p, b]
+                FY[a, b] += f[p, a] * y[p, b]
+    W = (phi @ model.moments).reshape(-1, 3, 3)  # W[g] = sum_p m_p y_p C_gp^T
+    Q = np.zeros((k, 3, 3))  # sum_p m_p y_p (dy_p/dz_j)^T
+    curvature_y = np.zeros((3, 3))  # sum_p m_p y_p (y''_p)^T
+    for g in range(W.shape[0]):
+        for a in range(3):
+            for b in range(3):
+                curvature_y[a, b] += d2phi[g] * W[g, a, b]
+                for j in range(k):
+                    Q[j, a, b] += dphi[g, j] * W[g, a, b]
+    Gd = model.gram @ dphi  # (F, k)
+    first_z = Rot @ (model.first_moment.T @ dphi)  # (3, k): sum_p m_p Rot dy_p/dz
+    first_curvature = Rot @ (model.first_moment.T @ d2phi)
+    M = np.zeros((n, n))
+    F = np.zeros(n)
+    for a in range(3):
+        M[a, a] = mass_total
+        for i in range(3):
+            M[a, 3 + i] = dRot[i, a, 0] * Y1[0] + dRot[i, a, 1] * Y1[1] + dRot[i, a, 2] * Y1[2]
+        for j in range(k):
+            M[a, 6 + j] = first_z[a, j]
+        F[a] = -first_curvature[a]
+        for p in range(N):
+            F[a] += f[p, a]
+    for i in range(3):
+        # B_i = dRot_i^T Rot: M[theta_i, z_j] = <B_i, Q_j>, the curvature's force <B_i, .>
+        for a in range(3):
+            for b in range(3):
+                B = dRot[i, 0, a] * Rot[0, b] + dRot[i, 1, a] * Rot[1, b] + \
+                    dRot[i, 2, a] * Rot[2, b]
+                F[3 + i] += dRot[i, a, b] * FY[a, b] - B * curvature_y[a, b]
+                for j in range(k):
+                    M[3 + i, 6 + j] += B * Q[j, a, b]
+                for m_ in range(i, 3):  # <dRot_i^T dRot_m, S>
+                    DtD = dRot[i, 0, a] * dRot[m_, 0, b] + dRot[i, 1, a] * dRot[m_, 1, b] + \
+                        dRot[i, 2, a] * dRot[m_, 2, b]
+                    M[3 + i, 3 + m_] += DtD * S[a, b]
+    M[6:, 6:] = dphi.T @ Gd
+    F[6:] = dphi.T @ (C @ body_force) - Gd.T @ d2phi
+    for r in range(n):
+        for c in range(r):
+            M[r, c] = M[c, r]
+    K, D = np.zeros((n, n)), np.zeros((n, n))
+    K[6:, 6:] = model.latent_stiffness
+    s = model.settings
+    if s[4] > 0:
+        omega, damping, friction = s[5], s[6], s[7]
+        row = np.zeros((3, n))
+        for p in range(N):
+            if not x[p, 2] < model.floor[p]:
+                continue
+            # this point's Jacobian rows
+            dy = dphi.T @ np.ascontiguousarray(C[:, 3 * p : 3 * p + 3])  # (k, 3)
+            for a in range(3):
+                row[a, :] = 0.0
+                row[a, a] = 1.0
+                for i in range(3):
+                    row[a, 3 + i] = dRot[i, a, 0] * y[p, 0] + dRot[i, a, 1] * y[p, 1] + \
+                        dRot[i, a, 2] * y[p, 2]
+                for j in range(k):
+                    row[a, 6 + j] = Rot[a, 0] * dy[j, 0] + Rot[a, 1] * dy[j, 1] + \
+                        Rot[a, 2] * dy[j, 2]
+            m = model.contact_mass[p]
+            normal = m * omega**2 * (model.floor[p] - x[p, 2])
+            speed = np.sqrt(xdot[p, 0] ** 2 + xdot[p, 1] ** 2 + model.slip_speed**2)
+            rate = min(friction * normal / (m * speed), max_rate)
+            kz, dz, dt_ = m * omega**2, m * 2 * damping * omega, m * rate
+            for i in range(n):
+                for j in range(n):
+                    K[i, j] += kz * row[2, i] * row[2, j]
+                    D[i, j] += dz * row[2, i] * row[2, j] + dt_ * (
+                        row[0, i] * row[0, j] + row[1, i] * row[1, j])
+    A = M + 0.5 * h * D + 0.25 * h * h * K + 1e-12 * np.eye(n)
+    return M, F, A
+
+
+@njit(cache=True, error_model="numpy")
+def _try_step(
+    model: Model, R0: np.ndarray, q: np.ndarray, qdot: np.ndarray, h: float, t: float,
+    iterations: int, max_rate: float, frame_h: float,
+) -> tuple[np.ndarray, bool, int]:  # fmt: skip
+    """Velocity change dv of one implicit-midpoint step (simplified Newton iterations, as
+    FastDynamics._advance), whether it converged to within 2 %, and the number of force
+    evaluations. An impulse is spread over ``frame_h``, the unsplit step."""
+    n = q.shape[0]
+    dv = np.zeros(n)
+    correction, scale = np.inf, 1.0
+    count = 0
+    for _ in range(max(iterations, 1)):
+        v_mid = qdot + 0.5 * dv
+        M, F, A = _system(model, R0, q + 0.5 * h * v_mid, v_mid, t + 0.5 * h, frame_h, h,
+                          max_rate)
+        count += 1
+        update = np.linalg.solve(A, M @ dv - h * F)
+        dv = dv - update
+        correction = np.sqrt(update @ (M @ update))
+        scale = np.sqrt(dv @ (M @ dv) + qdot @ (M @ qdot)) + 1e-12
+        if correction <= CONVERGED * scale:
+            break
+    return dv, bool(np.isfinite(correction) and correction <= 2e-2 * scale), count
+
+
+@njit(cache=True, error_model="numpy")
+def advance(
+    model: Model, R0: np.ndarray, q: np.ndarray, qdot: np.ndarray, h: float, t: float,
+    steps: int, iterations: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:  # fmt: skip
+    """``steps`` implicit-midpoint steps of size h [s] from time t: (q, qdot, R0, force
+    evaluations) after them.
+
+    Each step is FastDynamics.step: a step whose Newton iterations do not converge is
+    split in two halves, recursively up to MAX_SPLITS times (here an explicit stack of
+    pending substeps); after every accepted substep the rotation is folded into R0."""
+    q, qdot, R0 = q.copy(), qdot.copy(), R0.copy()
+    max_rate = 4.0 / h
+    pending_h = np.empty(2 * MAX_SPLITS + 2)
+    pending_depth = np.empty(2 * MAX_SPLITS + 2, dtype=np.int64)
+    evaluations = 0
+    for step in range(steps):
+        top = 0
+        pending_h[0], pending_depth[0] = h, 0
+        time = t + step * h
+        while top >= 0:
+            sub_h, depth = pending_h[top], pending_depth[top]
+            dv, ok, count = _try_step(model, R0, q, qdot, sub_h, time, iterations, max_rate, h)
+            evaluations += count
+            if not ok and depth < MAX_SPLITS:  # replace by two halves (first on top)
+                pending_h[top], pending_depth[top] = sub_h / 2, depth + 1
+                pending_h[top + 1], pending_depth[top + 1] = sub_h / 2, depth + 1
+                top += 1
+                continue
+            top -= 1
+            v1 = qdot + dv
+            q = q + 0.5 * sub_h * (qdot + v1)
+            theta = q[3:6].copy()
+            R0 = _mul3(R0, _rodrigues(theta))
+            omega = _right_jacobian(theta) @ np.ascontiguousarray(v1[3:6])
+            q[3:6] = 0.0
+            v1[3:6] = omega
+            qdot = v1
+            time += sub_h
+    return q, qdot, R0, evaluations
