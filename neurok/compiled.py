@@ -224,48 +224,76 @@ def _internal_forces(
     mu: float, lam: float, viscosity: float, x: np.ndarray, xdot: np.ndarray, out: np.ndarray,
 ) -> None:  # fmt: skip
     """out -= dV_elastic/dx + the Kelvin-Voigt damping forces, owner by owner: the MLS
-    deformation gradient F = sum_j (x_j - x_o) b_j^T, the compressible neo-Hookean stress
-    P(F) plus viscosity (Fdot + Fdot^T), and the pair forces +/- vol P b_j on neighbour and
-    owner (as fast.Elasticity.gradient and FastDynamics.dissipative)."""
+    deformation gradient F = sum_j (x_j - x_o) b_j^T and its rate, the compressible
+    neo-Hookean stress P(F) plus viscosity (Fdot + Fdot^T), and the pair forces +/- vol P b_j
+    on neighbour and owner (as fast.Elasticity.gradient and FastDynamics.dissipative).
+    Written on scalars: small arrays here would live in memory, not registers."""
     A, K = neighbours.shape
-    f = np.empty((3, 3))
-    rate = np.empty((3, 3))
-    cof = np.empty((3, 3))
-    stress = np.empty((3, 3))
     for a in range(A):
         o = owners[a]
-        f[:] = 0.0
-        rate[:] = 0.0
+        xo0, xo1, xo2 = x[o, 0], x[o, 1], x[o, 2]
+        vo0, vo1, vo2 = xdot[o, 0], xdot[o, 1], xdot[o, 2]
+        f00 = f01 = f02 = f10 = f11 = f12 = f20 = f21 = f22 = 0.0
+        r00 = r01 = r02 = r10 = r11 = r12 = r20 = r21 = r22 = 0.0
         for j in range(K):
             nb = neighbours[a, j]
-            for d in range(3):
-                dx = x[nb, d] - x[o, d]
-                dv = xdot[nb, d] - xdot[o, d] if viscosity > 0 else 0.0
-                for c in range(3):
-                    f[d, c] += dx * coef[a, j, c]
-                    rate[d, c] += dv * coef[a, j, c]
-        for col in range(3):  # cofactor columns: c1 x c2, c2 x c0, c0 x c1
-            u, v = (col + 1) % 3, (col + 2) % 3
-            cof[0, col] = f[1, u] * f[2, v] - f[2, u] * f[1, v]
-            cof[1, col] = f[2, u] * f[0, v] - f[0, u] * f[2, v]
-            cof[2, col] = f[0, u] * f[1, v] - f[1, u] * f[0, v]
-        det = f[0, 0] * cof[0, 0] + f[1, 0] * cof[1, 0] + f[2, 0] * cof[2, 0]
+            b0, b1, b2 = coef[a, j, 0], coef[a, j, 1], coef[a, j, 2]
+            d0, d1, d2 = x[nb, 0] - xo0, x[nb, 1] - xo1, x[nb, 2] - xo2
+            f00 += d0 * b0
+            f01 += d0 * b1
+            f02 += d0 * b2
+            f10 += d1 * b0
+            f11 += d1 * b1
+            f12 += d1 * b2
+            f20 += d2 * b0
+            f21 += d2 * b1
+            f22 += d2 * b2
+            if viscosity > 0:
+                e0, e1, e2 = xdot[nb, 0] - vo0, xdot[nb, 1] - vo1, xdot[nb, 2] - vo2
+                r00 += e0 * b0
+                r01 += e0 * b1
+                r02 += e0 * b2
+                r10 += e1 * b0
+                r11 += e1 * b1
+                r12 += e1 * b2
+                r20 += e2 * b0
+                r21 += e2 * b1
+                r22 += e2 * b2
+        # cofactor matrix (columns c1 x c2, c2 x c0, c0 x c1) and J = det F
+        c00, c10, c20 = f11 * f22 - f21 * f12, f21 * f02 - f01 * f22, f01 * f12 - f11 * f02
+        c01, c11, c21 = f12 * f20 - f22 * f10, f22 * f00 - f02 * f20, f02 * f10 - f12 * f00
+        c02, c12, c22 = f10 * f21 - f20 * f11, f20 * f01 - f00 * f21, f00 * f11 - f10 * f01
+        det = f00 * c00 + f10 * c10 + f20 * c20
         safe = det if abs(det) > 1e-12 else 1e-12
         # psi uses max(J, 1e-3): below the clamp the log terms are constant in F
-        log_j = np.log(max(det, 1e-3))
-        active = 1.0 if det > 1e-3 else 0.0
-        for r in range(3):
-            for c in range(3):
-                stress[r, c] = (mu * f[r, c] + active * (-mu + lam * log_j) * cof[r, c] / safe
-                                + viscosity * (rate[r, c] + rate[c, r]))  # fmt: skip
+        g = (-mu + lam * np.log(max(det, 1e-3))) / safe if det > 1e-3 else 0.0
+        v = viscosity
+        s00 = mu * f00 + g * c00 + 2 * v * r00
+        s11 = mu * f11 + g * c11 + 2 * v * r11
+        s22 = mu * f22 + g * c22 + 2 * v * r22
+        s01 = mu * f01 + g * c01 + v * (r01 + r10)
+        s10 = mu * f10 + g * c10 + v * (r10 + r01)
+        s02 = mu * f02 + g * c02 + v * (r02 + r20)
+        s20 = mu * f20 + g * c20 + v * (r20 + r02)
+        s12 = mu * f12 + g * c12 + v * (r12 + r21)
+        s21 = mu * f21 + g * c21 + v * (r21 + r12)
         vol = volume[a]
+        t0 = t1 = t2 = 0.0
         for j in range(K):
             nb = neighbours[a, j]
-            for d in range(3):
-                pair = vol * (stress[d, 0] * coef[a, j, 0] + stress[d, 1] * coef[a, j, 1]
-                              + stress[d, 2] * coef[a, j, 2])  # fmt: skip
-                out[nb, d] -= pair
-                out[o, d] += pair
+            b0, b1, b2 = vol * coef[a, j, 0], vol * coef[a, j, 1], vol * coef[a, j, 2]
+            p0 = s00 * b0 + s01 * b1 + s02 * b2
+            p1 = s10 * b0 + s11 * b1 + s12 * b2
+            p2 = s20 * b0 + s21 * b1 + s22 * b2
+            out[nb, 0] -= p0
+            out[nb, 1] -= p1
+            out[nb, 2] -= p2
+            t0 += p0
+            t1 += p1
+            t2 += p2
+        out[o, 0] += t0
+        out[o, 1] += t1
+        out[o, 2] += t2
 
 
 @njit(cache=True, error_model="numpy")
@@ -444,8 +472,13 @@ def _system(
         for p in range(N):
             if not x[p, 2] < model.floor[p]:
                 continue
-            # this point's Jacobian rows
-            dy = dphi.T @ np.ascontiguousarray(C[:, 3 * p : 3 * p + 3])  # (k, 3)
+            # this point's Jacobian rows: dy[j] = dy_p/dz_j in the body frame (a loop: a
+            # BLAS call on the strided slice of C costs ten times more)
+            dy = np.zeros((k, 3))
+            for g in range(C.shape[0]):
+                for j in range(k):
+                    for a in range(3):
+                        dy[j, a] += dphi[g, j] * C[g, 3 * p + a]
             for a in range(3):
                 row[a, :] = 0.0
                 row[a, a] = 1.0
@@ -503,9 +536,9 @@ def advance(
     """``steps`` implicit-midpoint steps of size h [s] from time t: (q, qdot, R0, force
     evaluations) after them.
 
-    Each step is FastDynamics.step: a step whose Newton iterations do not converge is
-    split in two halves, recursively up to MAX_SPLITS times (here an explicit stack of
-    pending substeps); after every accepted substep the rotation is folded into R0."""
+    Each step is FastDynamics.step: a step whose Newton iterations do not converge is split
+    in two halves, recursively up to MAX_SPLITS times (here an explicit stack of pending
+    substeps); after every accepted substep the rotation is folded into R0."""
     q, qdot, R0 = q.copy(), qdot.copy(), R0.copy()
     max_rate = 4.0 / h
     pending_h = np.empty(2 * MAX_SPLITS + 2)

@@ -2,7 +2,7 @@
 
 For a fixed rest shape the decoder is a smooth map from the reduced latent z (a handful of
 dimensions after the active subspace) to the positions of the sample points. Over the box of
-latents the data visits it is matched closely by a cubic polynomial, which costs one small
+latents the data visits it is matched closely by a low-degree polynomial, which costs one small
 matrix product instead of a transformer pass -- and the dynamics evaluate it thousands of
 times per clip. The fit residual is reported, so the approximation is measured, not assumed.
 """
