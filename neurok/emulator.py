@@ -553,7 +553,8 @@ class _Engine:
         if self.native is not None and not compiled.advance.signatures:
             logger.info("preparing the compiled integrator: loaded from Numba's disk cache, or "
                         "compiled on a machine's first run (about 30 s)")  # fmt: skip
-        self.evaluations = 0  # force evaluations of the compiled integrator
+        # force evaluations of the compiled integrator (not counted on the exact path)
+        self.evaluations: int | None = None if exact else 0
 
     @property
     def orientation(self) -> np.ndarray:
@@ -571,7 +572,7 @@ class _Engine:
         q, qdot, self.fast.R0, count = compiled.advance(
             self.native, self.fast.R0, q, qdot, h, t, steps, ITERATIONS
         )
-        self.evaluations += count
+        self.evaluations = (self.evaluations or 0) + count
         return q, qdot
 
 

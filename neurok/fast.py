@@ -171,7 +171,9 @@ class FastDynamics:
         self.floor = (0.0 if contact is None else contact.height) + radius  # (N,) [m]
         self.external: Callable[[float, np.ndarray], np.ndarray] | None = None
         self.max_rate = float("inf")  # friction drag cap [1/s], set by step()
-        self._latent_stiffness: np.ndarray | None = None  # (k, k), see latent_stiffness()
+        # (k, k) latent stiffness at rest: computed by latent_stiffness() on first use, or set
+        # by whoever computed it already (neurok.compiled.build)
+        self.stiffness_at_rest: np.ndarray | None = None
 
     @property
     def elastic(self) -> Elasticity:
@@ -278,7 +280,7 @@ class FastDynamics:
         differences of the elastic generalised force (computed once). It is the stiffness
         of the kinematics actually integrated (surrogate or decoder), so the Newton
         iterations of :meth:`step` converge in a few steps."""
-        if self._latent_stiffness is None or len(self._latent_stiffness) != k:
+        if self.stiffness_at_rest is None or len(self.stiffness_at_rest) != k:
             eps = 1e-6
             K = np.zeros((k, k))
             for j in range(k):
@@ -289,8 +291,8 @@ class FastDynamics:
                     x, J, _, _ = self.kinematics(q, np.zeros_like(q))
                     forces.append(-(J.T @ self.elastic.gradient(x).reshape(-1))[6:])
                 K[:, j] = -(forces[0] - forces[1]) / (2 * eps)
-            self._latent_stiffness = 0.5 * (K + K.T)
-        return self._latent_stiffness
+            self.stiffness_at_rest = 0.5 * (K + K.T)
+        return self.stiffness_at_rest
 
     def stiffness(
         self, J: np.ndarray, x: np.ndarray, xdot: np.ndarray
