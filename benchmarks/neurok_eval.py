@@ -9,7 +9,8 @@ Reports, in one run on the same machine:
   subspace, ``nearest`` a nearest-training-shape retrieval.
 - Rollout: surface Chamfer between the emulated and the MPM surface over 1 s (mean, worst
   frame, before the first ground contact, through the first bounce) for the held-out drops
-  and tosses, initial state fitted to the first MPM frame; wall-clock time of the emulator
+  and tosses, initial state fitted to the first MPM frame, split into shape (Chamfer after the
+  best rigid alignment) and placement (centroid distance); wall-clock time of the emulator
   and of the MPM run of the same clip, in this process.
 - Energy: total-energy drift over 200 undamped steps at two latent amplitudes.
 ``--calibrate`` scores ground damping ratios on the training drops instead.
@@ -35,7 +36,7 @@ import neurok
 from neurok.data import DatasetIndex, Sequence, load_index, simulate_sequence
 from neurok.emulator import BoundShape, MaterialParams, _body_of, surface_samples
 from neurok.fast import FastDynamics
-from neurok.geometry import chamfer, surface_chamfer, voxel_iou
+from neurok.geometry import chamfer, kabsch, surface_chamfer, voxel_iou
 from neurok.ik import fit_bound, rigid_icp
 from neurok.train import prepare
 
@@ -176,6 +177,22 @@ def rollout_errors(traj: Any, seq: Sequence, samples: int = 1024) -> np.ndarray:
                      for t in range(seq.num_frames)]) / scale  # fmt: skip
 
 
+def rollout_split(traj: Any, seq: Sequence, samples: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame, the error split into shape and placement (both / the rest diagonal): the
+    surface Chamfer after the best rigid alignment of the emulated mesh onto MPM's (same
+    vertices, so Kabsch on them), and the distance between the two vertex centroids."""
+    scale = float(np.linalg.norm(seq.rest_vertices.max(axis=0) - seq.rest_vertices.min(axis=0)))
+    emulated = traj.tracks["object_surface"].positions.astype(np.float64)
+    shape, placement = [], []
+    for t in range(seq.num_frames):
+        truth = seq.vertices[t].astype(np.float64)
+        R, shift = kabsch(emulated[t], truth)
+        aligned = emulated[t] @ R.T + shift
+        shape.append(surface_chamfer(aligned, truth, seq.faces, samples)[0])
+        placement.append(np.linalg.norm(emulated[t].mean(axis=0) - truth.mean(axis=0)))
+    return np.array(shape) / scale, np.array(placement) / scale
+
+
 def first_contact(seq: Sequence) -> int:
     """Frames before the MPM object first touches the ground (at least 1)."""
     touching = seq.vertices[:, :, 2].min(axis=1) < 0.25 * seq.dx
@@ -208,12 +225,17 @@ def rollout(model: neurok.NeuROK, seq: Sequence) -> dict:
                       cells_per_size=seq.cells_per_size)  # fmt: skip
     mpm_wall = time.perf_counter() - start
     errors = rollout_errors(traj, seq)
+    shape, placement = rollout_split(traj, seq)
     contact, bounce = first_contact(seq), first_bounce(seq)
     return {"sequence": seq.spec.index, "condition": seq.spec.condition["kind"],
             "material": seq.spec.material["type"], "chamfer_mean": float(errors.mean()),
             "chamfer_max": float(errors.max()),
             "chamfer_before_contact": float(errors[:contact].mean()),
             "chamfer_first_bounce": float(errors[:bounce].mean()),
+            "shape_chamfer_mean": float(shape.mean()),
+            "shape_chamfer_first_bounce": float(shape[:bounce].mean()),
+            "centroid_error_mean": float(placement.mean()),
+            "centroid_error_first_bounce": float(placement[:bounce].mean()),
             "wall_s": wall, "mpm_s": mpm_wall, "speedup": mpm_wall / wall,
             "force_evaluations": traj.metadata["neurok"]["force_evaluations"]}  # fmt: skip
 
@@ -335,7 +357,8 @@ def main() -> None:
         summary["rollout_mean"] = {
             k: float(np.mean([r[k] for r in finished]))
             for k in ("chamfer_mean", "chamfer_max", "chamfer_before_contact",
-                      "chamfer_first_bounce", "wall_s", "mpm_s")
+                      "chamfer_first_bounce", "shape_chamfer_mean", "shape_chamfer_first_bounce",
+                      "centroid_error_mean", "centroid_error_first_bounce", "wall_s", "mpm_s")
         } if finished else {}  # fmt: skip
         if finished:
             speedups = [r["speedup"] for r in finished]
