@@ -325,8 +325,9 @@ def latent_stiffness(
 def _forces(
     model: Model, x: np.ndarray, xdot: np.ndarray, t: float, h: float, max_rate: float
 ) -> np.ndarray:
-    """Total force on the points (N, 3) [N]: -dV/dx (elasticity, gravity, ground penalty)
-    plus Kelvin-Voigt damping, ground damping and friction, and the loads."""
+    """Total force on the points (N, 3) [N] at time t: -dV/dx (elasticity, gravity, ground
+    penalty) plus Kelvin-Voigt damping, ground damping and friction capped at ``max_rate``
+    [1/s], and the loads (an impulse spread over the step ``h`` [s])."""
     N = x.shape[0]
     s = model.settings
     viscosity, gravity, has_contact = s[2], s[3] > 0, s[4] > 0
