@@ -107,15 +107,22 @@ _WORKING_COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 def _working_copy(model: NeuROK, dtype: torch.dtype) -> NeuROK:
     """A private, frozen copy of ``model`` in ``dtype`` (the caller's model is untouched),
-    made once and reused while none of the model's tensors is replaced or changed in place
-    (PyTorch counts in-place changes in each tensor's version)."""
-    tensors = [*model.parameters(), *model.buffers()]
-    key = (dtype, tuple((id(t), t._version) for t in tensors))
+    made once and reused while the model's tensors are the same objects with the same values
+    (compared exactly with a snapshot, about 1 ms: a tensor's version counter alone misses
+    edits through ``.data``)."""
+    tensors = [t.detach() for t in (*model.parameters(), *model.buffers())]
     cached = _WORKING_COPIES.get(model)
-    if cached is None or cached[0] != key:
+    if (
+        cached is None
+        or cached[0] != dtype
+        or len(cached[1]) != len(tensors)
+        or not all(a.shape == b.shape and torch.equal(a, b)
+                   for a, b in zip(cached[1], tensors, strict=True))
+    ):  # fmt: skip
         working = copy.deepcopy(model).to(dtype).eval().requires_grad_(False)
-        _WORKING_COPIES[model] = cached = (key, working)
-    return cached[1]
+        cached = (dtype, [t.clone() for t in tensors], working)
+        _WORKING_COPIES[model] = cached
+    return cached[2]
 
 
 class BoundShape:

@@ -313,6 +313,30 @@ def test_compiled_integrator_takes_the_numpy_steps(box: trimesh.Trimesh) -> None
     np.testing.assert_allclose(got_R, fast.R0, atol=1e-8)
 
 
+def test_bound_shapes_reuse_the_working_copy_until_the_model_changes(
+    box: trimesh.Trimesh,
+) -> None:
+    """Binding shapes reuses one float64 copy of the model while it is unchanged, and makes
+    a new one after any edit of its weights, including through ``.data`` (which PyTorch's
+    version counters do not see): the decoded shape then follows the edited weights (to
+    1e-12 m against a fresh copy of the edited model)."""
+    import copy
+
+    model = _model()
+    first, second = BoundShape(model, box, num_points=32), BoundShape(model, box, num_points=32)
+    assert first.model is second.model
+    z = torch.full((1, model.state_dim), 0.5, dtype=torch.float64)
+    before = first.body_positions(z).numpy()
+    head = next(model.decoder.head.parameters())
+    head.data.mul_(2.0)  # an in-place edit that does not bump the version counter
+    edited = BoundShape(model, box, num_points=32)
+    assert edited.model is not first.model
+    after = edited.body_positions(z).numpy()
+    fresh = BoundShape(copy.deepcopy(model), box, num_points=32).body_positions(z).numpy()
+    np.testing.assert_allclose(after, fresh, atol=1e-12)
+    assert np.abs(after - before).max() > 1e-6
+
+
 def test_modal_restriction_keeps_resolved_mass_normalised_modes(box: trimesh.Trimesh) -> None:
     """restrict_to_modes keeps latent modes with omega <= omega_max, M-orthonormal for the
     dynamics' own mass matrix (identity within 5 %, the surrogate's fit), rigid-free; a
