@@ -225,8 +225,8 @@ def _internal_forces(
 ) -> None:  # fmt: skip
     """out -= dV_elastic/dx + the Kelvin-Voigt damping forces, owner by owner: the MLS
     deformation gradient F = sum_j (x_j - x_o) b_j^T and its rate, the compressible
-    neo-Hookean stress P(F) plus viscosity (Fdot + Fdot^T), and the pair forces +/- vol P b_j
-    on neighbour and owner (as fast.Elasticity.gradient and FastDynamics.dissipative).
+    neo-Hookean stress P(F) plus the objective Kelvin-Voigt stress, and the pair forces
+    +/- vol P b_j on neighbour and owner (as fast.Elasticity.gradient and FastDynamics.dissipative).
     Written on scalars: small arrays here would live in memory, not registers."""
     A, K = neighbours.shape
     for a in range(A):
@@ -267,16 +267,29 @@ def _internal_forces(
         safe = det if abs(det) > 1e-12 else 1e-12
         # psi uses max(J, 1e-3): below the clamp the log terms are constant in F
         g = (-mu + lam * np.log(max(det, 1e-3))) / safe if det > 1e-3 else 0.0
-        v = viscosity
-        s00 = mu * f00 + g * c00 + 2 * v * r00
-        s11 = mu * f11 + g * c11 + 2 * v * r11
-        s22 = mu * f22 + g * c22 + 2 * v * r22
-        s01 = mu * f01 + g * c01 + v * (r01 + r10)
-        s10 = mu * f10 + g * c10 + v * (r10 + r01)
-        s02 = mu * f02 + g * c02 + v * (r02 + r20)
-        s20 = mu * f20 + g * c20 + v * (r20 + r02)
-        s12 = mu * f12 + g * c12 + v * (r12 + r21)
-        s21 = mu * f21 + g * c21 + v * (r21 + r12)
+        s00, s01, s02 = mu * f00 + g * c00, mu * f01 + g * c01, mu * f02 + g * c02
+        s10, s11, s12 = mu * f10 + g * c10, mu * f11 + g * c11, mu * f12 + g * c12
+        s20, s21, s22 = mu * f20 + g * c20, mu * f21 + g * c21, mu * f22 + g * c22
+        if viscosity > 0:
+            # objective Kelvin-Voigt stress eta (Fdot C^T + C Fdot^T) C / J (as
+            # fast.Elasticity.viscous_forces): T = Fdot C^T + its transpose, then T C
+            a00 = r00 * c00 + r01 * c01 + r02 * c02
+            a11 = r10 * c10 + r11 * c11 + r12 * c12
+            a22 = r20 * c20 + r21 * c21 + r22 * c22
+            t00, t11, t22 = 2 * a00, 2 * a11, 2 * a22
+            t01 = r00 * c10 + r01 * c11 + r02 * c12 + r10 * c00 + r11 * c01 + r12 * c02
+            t02 = r00 * c20 + r01 * c21 + r02 * c22 + r20 * c00 + r21 * c01 + r22 * c02
+            t12 = r10 * c20 + r11 * c21 + r12 * c22 + r20 * c10 + r21 * c11 + r22 * c12
+            w = viscosity / max(det, 1e-3)
+            s00 += w * (t00 * c00 + t01 * c10 + t02 * c20)
+            s01 += w * (t00 * c01 + t01 * c11 + t02 * c21)
+            s02 += w * (t00 * c02 + t01 * c12 + t02 * c22)
+            s10 += w * (t01 * c00 + t11 * c10 + t12 * c20)
+            s11 += w * (t01 * c01 + t11 * c11 + t12 * c21)
+            s12 += w * (t01 * c02 + t11 * c12 + t12 * c22)
+            s20 += w * (t02 * c00 + t12 * c10 + t22 * c20)
+            s21 += w * (t02 * c01 + t12 * c11 + t22 * c21)
+            s22 += w * (t02 * c02 + t12 * c12 + t22 * c22)
         vol = volume[a]
         t0 = t1 = t2 = 0.0
         for j in range(K):

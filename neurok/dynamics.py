@@ -215,15 +215,24 @@ class LatentDynamics:
         """(N, 3) non-conservative forces [N]: damping, contact damping/friction, external."""
         f = torch.zeros_like(x)
         if self.damping:
+            # Rayleigh dissipation D = eta sum vol J |sym(l)|^2, l = Fdot F^-1 the spatial
+            # velocity gradient (as the MPM's Kelvin-Voigt stress): a rigid rotation of a
+            # turned body has l skew and dissipates nothing. With C = J F^-T,
+            # J sym(l) = sym(Fdot C^T), so D = eta sum vol |sym(Fdot C^T)|^2 / J.
+            F = self.gradient(x.detach())
+            cofactor = torch.stack([torch.linalg.cross(F[..., 1], F[..., 2]),
+                                    torch.linalg.cross(F[..., 2], F[..., 0]),
+                                    torch.linalg.cross(F[..., 0], F[..., 1])], dim=-1)  # fmt: skip
+            J = torch.sum(F[..., 0] * cofactor[..., 0], dim=-1).clamp_min(1e-3)
             xdot_ = xdot.detach().requires_grad_(True)
             with torch.enable_grad():
-                rate = self.gradient(xdot_)  # dF/dt
-                strain_rate = 0.5 * (rate + rate.transpose(-1, -2))
+                S = self.gradient(xdot_) @ cofactor.transpose(-1, -2)  # Fdot C^T
+                strain_rate = 0.5 * (S + S.transpose(-1, -2))
                 dissipation = self.body.viscosity * torch.sum(
-                    self.volume[:, None, None] * strain_rate * strain_rate
+                    (self.volume / J)[:, None, None] * strain_rate * strain_rate
                 )
                 (grad,) = torch.autograd.grad(dissipation, xdot_)
-            f = f - grad  # Rayleigh dissipation D: force -dD/dxdot
+            f = f - grad  # force -dD/dxdot
         if self.contact is not None:
             c = self.contact
             inside = (x[:, 2] < self.floor).to(x.dtype)

@@ -115,15 +115,23 @@ class Elasticity:
     def gradient(self, x: np.ndarray) -> np.ndarray:
         """dV_elastic/dx (N, 3)."""
         F = self.deformation_gradient(x)
-        c0, c1, c2 = F[:, :, 0], F[:, :, 1], F[:, :, 2]
-        cofactor = np.stack([np.cross(c1, c2), np.cross(c2, c0), np.cross(c0, c1)], axis=2)
-        J = np.sum(c0 * cofactor[:, :, 0], axis=1)
+        cofactor, J = _cofactor(F)
         F_inv_T = cofactor / np.where(np.abs(J) > 1e-12, J, 1e-12)[:, None, None]
         log_j = np.log(np.maximum(J, 1e-3))[:, None, None]
         # psi uses max(J, 1e-3): below the clamp the log terms are constant in F
         active = (J > 1e-3)[:, None, None]
         P = self.mu * F + active * (-self.mu + self.lam * log_j) * F_inv_T
         return self.scatter(P)
+
+    def viscous_forces(self, x: np.ndarray, xdot: np.ndarray, viscosity: float) -> np.ndarray:
+        """Kelvin-Voigt forces (N, 3) as in the MPM: Kirchhoff stress eta J (l + l^T) with
+        l = Fdot F^-1 the spatial velocity gradient, so a rigid rotation feels none (the
+        material-frame rate Fdot + Fdot^T would brake a turned, spinning body). With the
+        cofactor C = J F^-T this is P = eta (Fdot C^T + C Fdot^T) C / J, J >= 1e-3."""
+        cofactor, J = _cofactor(self.deformation_gradient(x))
+        S = np.matmul(self.deformation_gradient(xdot), cofactor.transpose(0, 2, 1))
+        P = np.matmul(S + S.transpose(0, 2, 1), cofactor) / np.maximum(J, 1e-3)[:, None, None]
+        return -self.scatter(viscosity * P)
 
     def energy(self, x: np.ndarray) -> float:
         F = self.deformation_gradient(x)
@@ -241,9 +249,7 @@ class FastDynamics:
         friction, external loads."""
         f = np.zeros_like(x)
         if self.viscosity > 0:
-            rate = self.elastic.deformation_gradient(xdot)
-            strain_rate = 0.5 * (rate + rate.transpose(0, 2, 1))
-            f -= self.elastic.scatter(2.0 * self.viscosity * strain_rate)
+            f += self.elastic.viscous_forces(x, xdot, self.viscosity)
         if self.contact is not None:
             c = self.contact
             inside = (x[:, 2] < self.floor).astype(float)
@@ -378,6 +384,13 @@ class FastDynamics:
         q1[3:6] = 0.0
         v1[3:6] = omega
         return q1, v1
+
+
+def _cofactor(F: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cofactor matrices C = det(F) F^-T (A, 3, 3) and determinants (A,) of a stack of F."""
+    c0, c1, c2 = F[:, :, 0], F[:, :, 1], F[:, :, 2]
+    cofactor = np.stack([np.cross(c1, c2), np.cross(c2, c0), np.cross(c0, c1)], axis=2)
+    return cofactor, np.sum(c0 * cofactor[:, :, 0], axis=1)
 
 
 def _skew(a: np.ndarray) -> np.ndarray:
