@@ -360,7 +360,11 @@ def _forces(
             normal = m * omega**2 * depth
             damp = -2 * damping * omega * m * xdot[p, 2]
             speed = np.sqrt(xdot[p, 0] ** 2 + xdot[p, 1] ** 2 + model.slip_speed**2)
-            rate = min(friction * (normal + max(damp, 0.0)) / (m * speed), max_rate)
+            # friction only while the point still approaches the floor (as the MPM's grid
+            # rule): what the rebound returns carries no friction
+            approaching = xdot[p, 2] < 0.0
+            rate = min(friction * (normal + max(damp, 0.0)) / (m * speed), max_rate) \
+                if approaching else 0.0
             f[p, 0] -= rate * m * xdot[p, 0]
             f[p, 1] -= rate * m * xdot[p, 1]
             f[p, 2] += normal + damp
@@ -505,7 +509,7 @@ def _system(
             m = model.contact_mass[p]
             normal = m * omega**2 * (model.floor[p] - x[p, 2])
             speed = np.sqrt(xdot[p, 0] ** 2 + xdot[p, 1] ** 2 + model.slip_speed**2)
-            rate = min(friction * normal / (m * speed), max_rate)
+            rate = min(friction * normal / (m * speed), max_rate) if xdot[p, 2] < 0.0 else 0.0
             kz, dz, dt_ = m * omega**2, m * 2 * damping * omega, m * rate
             for i in range(n):
                 for j in range(n):

@@ -70,9 +70,10 @@ class Contact:
     """Ground contact by penalty: the plane z = ``height``, stiffness as an angular frequency
     ``omega`` [rad/s] per unit mass (600: a few mm of sinking per m/s of impact speed), a
     normal damping ratio ``damping`` (1, critical: the spring itself returns nothing, the
-    bounce comes from the body's elastic modes; of 0, 0.1, 0.3 and 1 it matched the
-    training drops best through their first bounce, see benchmarks/neurok_eval.py
-    --calibrate) and regularised Coulomb ``friction``."""
+    bounce comes from the body's elastic modes; see benchmarks/neurok_eval.py --calibrate
+    and RESULTS.md: 0.3 matches the training drops better but lets a dropped bunny sink
+    1.1 cm into the floor) and regularised Coulomb ``friction``, which acts only while a
+    point still approaches the floor (the MPM's grid rule)."""
 
     height: float = 0.0
     omega: float = 600.0
@@ -244,6 +245,10 @@ class LatentDynamics:
             # sliding within the step (stiff drag would make the explicit stages diverge)
             rate = c.friction * (normal_force + torch.relu(damping)) / (self.contact_mass * speed)
             rate = torch.clamp(rate, max=self.max_rate)
+            # only while the point still approaches the floor, as the MPM's grid rule (the
+            # tangential speed drops by mu times the normal speed removed): the rebound that
+            # the body's elasticity returns carries no friction
+            rate = torch.where(xdot[:, 2] < 0.0, rate, torch.zeros_like(rate))
             friction = -(rate * self.contact_mass)[:, None] * tangential
             f = f + torch.cat([friction, damping[:, None]], dim=-1)
         if self.external is not None:

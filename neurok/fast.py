@@ -259,6 +259,7 @@ class FastDynamics:
             speed = np.sqrt(np.sum(tangential * tangential, axis=1) + c.slip_speed**2)
             support = normal_force + np.maximum(damping, 0.0)
             rate = np.minimum(c.friction * support / (self.contact_mass * speed), self.max_rate)
+            rate = np.where(xdot[:, 2] < 0.0, rate, 0.0)  # only while approaching the floor
             f[:, :2] -= (rate * self.contact_mass)[:, None] * tangential
             f[:, 2] += damping
         if self.external is not None:
@@ -322,6 +323,7 @@ class FastDynamics:
                 tangential = xdot[inside, :2]
                 speed = np.sqrt(np.sum(tangential * tangential, axis=1) + c.slip_speed**2)
                 rate = np.minimum(c.friction * normal / (m * speed), self.max_rate)
+                rate = np.where(xdot[inside, 2] < 0.0, rate, 0.0)
                 for axis in (0, 1):
                     Ja = J3[:, axis, :]
                     D += Ja.T @ ((m * rate)[:, None] * Ja)

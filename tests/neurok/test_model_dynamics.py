@@ -364,6 +364,60 @@ def test_viscosity_does_not_brake_a_rigid_spin(box: trimesh.Trimesh) -> None:
     assert np.linalg.norm(L1 - L0) < 1e-4 * np.linalg.norm(L0), (L0, L1)
 
 
+def test_ground_friction_acts_only_while_a_point_approaches_the_floor(
+    box: trimesh.Trimesh,
+) -> None:
+    """Ground friction follows the MPM's grid rule (the tangential speed drops by mu times
+    the normal speed the floor removes): a point below the floor that is still moving down
+    feels the regularised Coulomb drag mu (spring + damping force) v_t / sqrt(|v_t|^2 +
+    v_slip^2) (to 1e-9 relative), one that is already rebounding feels none (below 1e-12 N),
+    in all three implementations (PyTorch reference, NumPy, compiled). Friction on the
+    rebound as well fails the second check by the full drag."""
+    from neurok import compiled
+    from neurok.dynamics import Contact
+    from neurok.fast import FastDynamics
+
+    params = MaterialParams(E=3e4, viscosity=0.0)
+    bound = BoundShape(_model(), box, num_points=48, surface=surface_samples(box, 64, 1))
+    bound.restrict_to_modes(params, omega_max=1.5 * 240)
+    body = _body_of(bound, params)
+    x = bound.rest.copy()
+    contact = Contact(height=float(np.median(x[:, 2])), friction=0.4, damping=0.3)
+    fast = FastDynamics(bound.surrogate, body, contact=contact)
+    inside = x[:, 2] < fast.floor
+    down = np.arange(len(x)) % 2 == 0
+    assert (inside & down).sum() > 5 and (inside & ~down).sum() > 5
+    rng = np.random.default_rng(0)
+    sliding = np.zeros_like(x)
+    sliding[:, :2] = rng.normal(0.0, 0.5, size=(len(x), 2))
+    sliding[:, 2] = np.where(down, -0.4, 0.4)
+    still = sliding * np.array([0.0, 0.0, 1.0])  # same normal motion, no sliding
+    m = fast.contact_mass
+    support = m * contact.omega**2 * np.maximum(fast.floor - x[:, 2], 0.0) + np.maximum(
+        -2 * contact.damping * contact.omega * m * sliding[:, 2], 0.0)
+    speed = np.sqrt(np.sum(sliding[:, :2] ** 2, axis=1) + contact.slip_speed**2)
+    expected = -(contact.friction * support / speed)[:, None] * sliding[:, :2]
+    expected[~inside | ~down] = 0.0
+
+    reference = LatentDynamics(body, contact=contact)
+    native = compiled.build(fast, None)
+
+    def friction_numpy(v: np.ndarray) -> np.ndarray:
+        return fast.dissipative(x, v, 0.0)
+
+    def friction_torch(v: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return reference._dissipative(torch.as_tensor(x), torch.as_tensor(v), 0.0).numpy()
+
+    def friction_compiled(v: np.ndarray) -> np.ndarray:
+        return compiled._forces(native, x, v, 0.0, 1 / 240, 1e30)
+
+    for forces in (friction_numpy, friction_torch, friction_compiled):
+        drag = (forces(sliding) - forces(still))[:, :2]
+        np.testing.assert_allclose(drag[inside & down], expected[inside & down], rtol=1e-9)
+        assert np.abs(drag[~down]).max() < 1e-12, forces.__name__
+
+
 def test_bound_shapes_reuse_the_working_copy_until_the_model_changes(
     box: trimesh.Trimesh,
 ) -> None:
