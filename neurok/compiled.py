@@ -358,13 +358,12 @@ def _forces(
                 continue
             m = model.contact_mass[p]
             normal = m * omega**2 * depth
-            damp = -2 * damping * omega * m * xdot[p, 2]
-            speed = np.sqrt(xdot[p, 0] ** 2 + xdot[p, 1] ** 2 + model.slip_speed**2)
-            # friction only while the point still approaches the floor (as the MPM's grid
-            # rule): what the rebound returns carries no friction
+            # damping and friction only while the point still approaches the floor (as the
+            # MPM's grid rule): the rebound the body's elasticity returns loses nothing
             approaching = xdot[p, 2] < 0.0
-            rate = min(friction * (normal + max(damp, 0.0)) / (m * speed), max_rate) \
-                if approaching else 0.0
+            damp = -2 * damping * omega * m * xdot[p, 2] if approaching else 0.0
+            speed = np.sqrt(xdot[p, 0] ** 2 + xdot[p, 1] ** 2 + model.slip_speed**2)
+            rate = min(friction * (normal + damp) / (m * speed), max_rate) if approaching else 0.0
             f[p, 0] -= rate * m * xdot[p, 0]
             f[p, 1] -= rate * m * xdot[p, 1]
             f[p, 2] += normal + damp
@@ -509,8 +508,10 @@ def _system(
             m = model.contact_mass[p]
             normal = m * omega**2 * (model.floor[p] - x[p, 2])
             speed = np.sqrt(xdot[p, 0] ** 2 + xdot[p, 1] ** 2 + model.slip_speed**2)
-            rate = min(friction * normal / (m * speed), max_rate) if xdot[p, 2] < 0.0 else 0.0
-            kz, dz, dt_ = m * omega**2, m * 2 * damping * omega, m * rate
+            approaching = xdot[p, 2] < 0.0
+            rate = min(friction * normal / (m * speed), max_rate) if approaching else 0.0
+            kz, dt_ = m * omega**2, m * rate
+            dz = m * 2 * damping * omega if approaching else 0.0
             for i in range(n):
                 for j in range(n):
                     K[i, j] += kz * row[2, i] * row[2, j]

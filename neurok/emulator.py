@@ -466,8 +466,9 @@ def simulate(
     when ``observed`` = (positions, velocities) of the sample ``points`` is given, fitted to
     it. ``loads`` apply forces or impulses; ``ground`` is the height of the floor (None: no
     floor), with Coulomb ``friction`` and the damping ratio ``contact_damping`` of its
-    penalty spring (what is not returned of an impact: the default is calibrated on the
-    training drops, see benchmarks/neurok_eval.py --calibrate); besides the ``num_points``
+    penalty spring (both act only on points still approaching the floor, see
+    :class:`neurok.dynamics.Contact`; benchmarks/neurok_eval.py --calibrate scores other
+    ratios on the training drops); besides the ``num_points``
     interior samples (or ``points``) that carry the mass, ``contact_points`` massless surface
     samples meet the floor. Latent modes vibrating faster than 1.5 / dt [rad/s] are left
     out (see :meth:`BoundShape.restrict_to_modes`).

@@ -254,10 +254,11 @@ class FastDynamics:
             c = self.contact
             inside = (x[:, 2] < self.floor).astype(float)
             normal_force = self.contact_mass * c.omega**2 * np.maximum(self.floor - x[:, 2], 0.0)
-            damping = -2 * c.damping * c.omega * self.contact_mass * xdot[:, 2] * inside
+            approaching = inside * (xdot[:, 2] < 0.0)  # the floor only resists approach
+            damping = -2 * c.damping * c.omega * self.contact_mass * xdot[:, 2] * approaching
             tangential = xdot[:, :2]
             speed = np.sqrt(np.sum(tangential * tangential, axis=1) + c.slip_speed**2)
-            support = normal_force + np.maximum(damping, 0.0)
+            support = normal_force + damping
             rate = np.minimum(c.friction * support / (self.contact_mass * speed), self.max_rate)
             rate = np.where(xdot[:, 2] < 0.0, rate, 0.0)  # only while approaching the floor
             f[:, :2] -= (rate * self.contact_mass)[:, None] * tangential
@@ -318,12 +319,13 @@ class FastDynamics:
                 m = self.contact_mass[inside]
                 Jz = J3[:, 2, :]
                 K += Jz.T @ ((m * c.omega**2)[:, None] * Jz)
-                D += Jz.T @ ((m * 2 * c.damping * c.omega)[:, None] * Jz)
+                approaching = xdot[inside, 2] < 0.0
+                D += Jz.T @ ((m * 2 * c.damping * c.omega * approaching)[:, None] * Jz)
                 normal = m * c.omega**2 * (self.floor[inside] - x[inside, 2])
                 tangential = xdot[inside, :2]
                 speed = np.sqrt(np.sum(tangential * tangential, axis=1) + c.slip_speed**2)
                 rate = np.minimum(c.friction * normal / (m * speed), self.max_rate)
-                rate = np.where(xdot[inside, 2] < 0.0, rate, 0.0)
+                rate = np.where(approaching, rate, 0.0)
                 for axis in (0, 1):
                     Ja = J3[:, axis, :]
                     D += Ja.T @ ((m * rate)[:, None] * Ja)

@@ -364,15 +364,9 @@ def test_viscosity_does_not_brake_a_rigid_spin(box: trimesh.Trimesh) -> None:
     assert np.linalg.norm(L1 - L0) < 1e-4 * np.linalg.norm(L0), (L0, L1)
 
 
-def test_ground_friction_acts_only_while_a_point_approaches_the_floor(
-    box: trimesh.Trimesh,
-) -> None:
-    """Ground friction follows the MPM's grid rule (the tangential speed drops by mu times
-    the normal speed the floor removes): a point below the floor that is still moving down
-    feels the regularised Coulomb drag mu (spring + damping force) v_t / sqrt(|v_t|^2 +
-    v_slip^2) (to 1e-9 relative), one that is already rebounding feels none (below 1e-12 N),
-    in all three implementations (PyTorch reference, NumPy, compiled). Friction on the
-    rebound as well fails the second check by the full drag."""
+def _contact_forces(box: trimesh.Trimesh, contact_kwargs: dict) -> tuple:
+    """A box half below a floor (viscosity off), its FastDynamics, and the contact and
+    load forces of all three implementations as functions of the point velocities (N, 3)."""
     from neurok import compiled
     from neurok.dynamics import Contact
     from neurok.fast import FastDynamics
@@ -382,8 +376,34 @@ def test_ground_friction_acts_only_while_a_point_approaches_the_floor(
     bound.restrict_to_modes(params, omega_max=1.5 * 240)
     body = _body_of(bound, params)
     x = bound.rest.copy()
-    contact = Contact(height=float(np.median(x[:, 2])), friction=0.4, damping=0.3)
+    contact = Contact(height=float(np.median(x[:, 2])), **contact_kwargs)
     fast = FastDynamics(bound.surrogate, body, contact=contact)
+    reference = LatentDynamics(body, contact=contact)
+    native = compiled.build(fast, None)
+
+    def numpy_forces(v: np.ndarray) -> np.ndarray:
+        return fast.dissipative(x, v, 0.0)
+
+    def torch_forces(v: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return reference._dissipative(torch.as_tensor(x), torch.as_tensor(v), 0.0).numpy()
+
+    def compiled_forces(v: np.ndarray) -> np.ndarray:  # includes the spring: differences only
+        return compiled._forces(native, x, v, 0.0, 1 / 240, 1e30)
+
+    return x, fast, contact, (numpy_forces, torch_forces, compiled_forces)
+
+
+def test_ground_friction_acts_only_while_a_point_approaches_the_floor(
+    box: trimesh.Trimesh,
+) -> None:
+    """Ground friction follows the MPM's grid rule (the tangential speed drops by mu times
+    the normal speed the floor removes): a point below the floor that is still moving down
+    feels the regularised Coulomb drag mu (spring + damping force) v_t / sqrt(|v_t|^2 +
+    v_slip^2) (to 1e-9 relative), one that is already rebounding feels none (below 1e-12 N),
+    in all three implementations (PyTorch reference, NumPy, compiled). Friction on the
+    rebound as well fails the second check by the full drag."""
+    x, fast, contact, implementations = _contact_forces(box, {"friction": 0.4, "damping": 0.3})
     inside = x[:, 2] < fast.floor
     down = np.arange(len(x)) % 2 == 0
     assert (inside & down).sum() > 5 and (inside & ~down).sum() > 5
@@ -398,24 +418,34 @@ def test_ground_friction_acts_only_while_a_point_approaches_the_floor(
     speed = np.sqrt(np.sum(sliding[:, :2] ** 2, axis=1) + contact.slip_speed**2)
     expected = -(contact.friction * support / speed)[:, None] * sliding[:, :2]
     expected[~inside | ~down] = 0.0
-
-    reference = LatentDynamics(body, contact=contact)
-    native = compiled.build(fast, None)
-
-    def friction_numpy(v: np.ndarray) -> np.ndarray:
-        return fast.dissipative(x, v, 0.0)
-
-    def friction_torch(v: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            return reference._dissipative(torch.as_tensor(x), torch.as_tensor(v), 0.0).numpy()
-
-    def friction_compiled(v: np.ndarray) -> np.ndarray:
-        return compiled._forces(native, x, v, 0.0, 1 / 240, 1e30)
-
-    for forces in (friction_numpy, friction_torch, friction_compiled):
+    for forces in implementations:
         drag = (forces(sliding) - forces(still))[:, :2]
         np.testing.assert_allclose(drag[inside & down], expected[inside & down], rtol=1e-9)
         assert np.abs(drag[~down]).max() < 1e-12, forces.__name__
+
+
+def test_ground_damping_acts_only_while_a_point_approaches_the_floor(
+    box: trimesh.Trimesh,
+) -> None:
+    """The floor's normal damping, like the MPM's grid rule (which removes the velocity
+    towards the floor and leaves a separating node alone), resists only approach: a point
+    below the floor moving down at v_z feels -2 zeta omega m v_z (to 1e-9 relative), one
+    moving up at the same speed feels nothing beyond the spring (below 1e-12 N), and points
+    above the floor feel nothing; in all three implementations. Damping the rebound as
+    well, as before, fails the second check by 2 zeta omega m |v_z| (tens of N here)."""
+    x, fast, contact, implementations = _contact_forces(box, {"friction": 0.0, "damping": 1.0})
+    inside = x[:, 2] < fast.floor
+    down = np.arange(len(x)) % 2 == 0
+    assert (inside & down).sum() > 5 and (inside & ~down).sum() > 5
+    moving = np.zeros_like(x)
+    moving[:, 2] = np.where(down, -0.4, 0.4)
+    resting = np.zeros_like(x)
+    m = fast.contact_mass
+    expected = -2 * contact.damping * contact.omega * m * moving[:, 2]
+    for forces in implementations:
+        damping = (forces(moving) - forces(resting))[:, 2]
+        np.testing.assert_allclose(damping[inside & down], expected[inside & down], rtol=1e-9)
+        assert np.abs(damping[~(inside & down)]).max() < 1e-12, forces.__name__
 
 
 def test_bound_shapes_reuse_the_working_copy_until_the_model_changes(
