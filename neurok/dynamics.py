@@ -253,7 +253,7 @@ class LatentDynamics:
             # only while the point still approaches the floor, as the MPM's grid rule (the
             # tangential speed drops by mu times the normal speed removed): the rebound that
             # the body's elasticity returns carries no friction
-            rate = torch.where(xdot[:, 2] < 0.0, rate, torch.zeros_like(rate))
+            rate = rate * approaching
             friction = -(rate * self.contact_mass)[:, None] * tangential
             f = f + torch.cat([friction, damping[:, None]], dim=-1)
         if self.external is not None:

@@ -260,7 +260,7 @@ class FastDynamics:
             speed = np.sqrt(np.sum(tangential * tangential, axis=1) + c.slip_speed**2)
             support = normal_force + damping
             rate = np.minimum(c.friction * support / (self.contact_mass * speed), self.max_rate)
-            rate = np.where(xdot[:, 2] < 0.0, rate, 0.0)  # only while approaching the floor
+            rate = rate * approaching  # friction too only while approaching the floor
             f[:, :2] -= (rate * self.contact_mass)[:, None] * tangential
             f[:, 2] += damping
         if self.external is not None:
