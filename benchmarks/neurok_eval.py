@@ -242,7 +242,8 @@ def rollout(model: neurok.NeuROK, seq: Sequence) -> dict:
 
 def calibrate(model: neurok.NeuROK, index: DatasetIndex, values: list[float]) -> dict:
     """Mean rollout Chamfer through the first bounce (:func:`first_bounce`) on the *training*
-    drops and tosses of elastic objects for each ground damping ratio in ``values``: how the
+    drops and tosses of elastic objects for each ground damping ratio in ``values`` (the
+    spring's omega from the material, :func:`neurok.emulator.contact_law`): how the
     emulator's default is scored. (Over the whole clip the score would favour whatever
     bounces least: after the first bounce the emulated body drifts away from MPM's, and one
     that stays near the mean position is closer on average. MPM itself is not chaotic here:

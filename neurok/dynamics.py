@@ -75,7 +75,8 @@ class Contact:
     leaves a separating node alone: at the default critical damping an arriving point is
     stopped, and the bounce comes from the body's elasticity, undamped by the floor (damping
     the rebound as well put the held-out rollouts 1.4 % of the diagonal further off over the
-    clip; benchmarks/RESULTS.md)."""
+    clip; benchmarks/RESULTS.md). :func:`neurok.simulate` keeps these defaults for
+    plasticine and gives an elastic body a softer spring (:func:`neurok.emulator.contact_law`)."""
 
     height: float = 0.0
     omega: float = 600.0

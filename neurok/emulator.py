@@ -42,13 +42,27 @@ MODE_REACH = 0.05  # how far (fraction of the size) one latent mode may move a p
 
 @dataclass(frozen=True)
 class MaterialParams:
-    """Elastic parameters of the emulated object: E [Pa], nu [-], density [kg/m^3], and
-    Kelvin-Voigt viscosity [Pa s] (0: undamped)."""
+    """Material of the emulated object: E [Pa], nu [-], density [kg/m^3], Kelvin-Voigt
+    viscosity [Pa s] (0: undamped) and the von Mises yield stress [Pa] of plasticine (0: the
+    object is elastic; the latent dynamics have no plastic state, but the floor contact
+    treats plasticine as not springing back, see :func:`contact_law`)."""
 
     E: float = 5.0e4
     nu: float = 0.3
     density: float = 1000.0
     viscosity: float = 10.0
+    yield_stress: float = 0.0
+
+    def __post_init__(self) -> None:
+        checks = (("E", self.E > 0, "> 0 [Pa]"), ("density", self.density > 0, "> 0 [kg/m^3]"),
+                  ("nu", -1.0 < self.nu < 0.5, "in (-1, 0.5)"),
+                  ("viscosity", self.viscosity >= 0, ">= 0 [Pa s]"),
+                  ("yield_stress", self.yield_stress >= 0, ">= 0 [Pa] (0: elastic)"))  # fmt: skip
+        for name, ok, allowed in checks:
+            if not ok:
+                raise SettingsError(
+                    f"material {name} must be {allowed}, got {getattr(self, name)}."
+                )
 
     @classmethod
     def of(cls, material: Any) -> MaterialParams:
@@ -56,12 +70,36 @@ class MaterialParams:
         if isinstance(material, MaterialParams):
             return material
         if isinstance(material, dict):
-            keys = ("E", "nu", "density", "viscosity")
+            keys = ("E", "nu", "density", "viscosity", "yield_stress")
             return cls(**{k: float(material[k]) for k in keys if k in material})
         return cls(
             E=float(material.E), nu=float(material.nu), density=float(material.density),
             viscosity=float(getattr(material, "viscosity", 0.0)),
+            yield_stress=float(getattr(material, "yield_stress", 0.0)),
         )  # fmt: skip
+
+
+# Floor contact of an elastic body: the spring's angular frequency is CONTACT_STIFFNESS x
+# sqrt(E / density) / diagonal, the body's own squash frequency scale, and its damping ratio
+# CONTACT_DAMPING (calibrated on the 30 training drops and tosses; benchmarks/RESULTS.md).
+CONTACT_STIFFNESS = 4.4
+CONTACT_DAMPING = 0.6
+
+
+def contact_law(material: MaterialParams, diagonal: float) -> tuple[float, float]:
+    """(omega [rad/s], damping ratio) of the floor's penalty spring for a body of this
+    material and bounding-box diagonal [m].
+
+    An elastic body: the few global latent modes cannot express the local squash at the
+    contact (MPM's bodies flatten 3x deeper), so the spring stands in for it -- as soft as
+    the body's own squash, CONTACT_STIFFNESS sqrt(E / rho) / diagonal, and lightly damped,
+    because elastic squash gives its energy back. Plasticine: its impact energy goes into
+    plastic flow, so the contact stays stiff and critically damped (the arriving point is
+    stopped), the defaults of :class:`neurok.dynamics.Contact`."""
+    if material.yield_stress > 0:
+        return DEFAULT_CONTACT.omega, DEFAULT_CONTACT.damping
+    omega = CONTACT_STIFFNESS * np.sqrt(material.E / material.density) / diagonal
+    return float(omega), CONTACT_DAMPING
 
 
 def check_mesh(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
@@ -451,7 +489,8 @@ def simulate(
     dt: float = 1.0 / 240.0,
     ground: float | None = 0.0,
     friction: float = 0.4,
-    contact_damping: float = DEFAULT_CONTACT.damping,
+    contact_damping: float | None = None,
+    contact_omega: float | None = None,
     points: np.ndarray | None = None,
     num_points: int = 128,
     contact_points: int = 192,
@@ -465,10 +504,13 @@ def simulate(
     rigid ``velocity`` [m/s] and ``angular_velocity`` [rad/s] about the centre of mass, or,
     when ``observed`` = (positions, velocities) of the sample ``points`` is given, fitted to
     it. ``loads`` apply forces or impulses; ``ground`` is the height of the floor (None: no
-    floor), with Coulomb ``friction`` and the damping ratio ``contact_damping`` of its
-    penalty spring (both act only on points still approaching the floor, see
-    :class:`neurok.dynamics.Contact`; benchmarks/neurok_eval.py --calibrate scores other
-    ratios on the training drops); besides the ``num_points``
+    floor), with Coulomb ``friction``, and a penalty spring of angular frequency
+    ``contact_omega`` [rad/s] and damping ratio ``contact_damping`` (None: from the material
+    and size, see :func:`contact_law`; damping and friction act only on points still
+    approaching the floor, see :class:`neurok.dynamics.Contact`). The soft spring of an
+    elastic body stands for the squash its latent modes cannot express; what it lets
+    through the floor is recorded flattened onto the floor, as the squashed body would
+    lie there. Besides the ``num_points``
     interior samples (or ``points``) that carry the mass, ``contact_points`` massless surface
     samples meet the floor. Latent modes vibrating faster than 1.5 / dt [rad/s] are left
     out (see :meth:`BoundShape.restrict_to_modes`).
@@ -479,13 +521,18 @@ def simulate(
 
     Raises:
         MeshError: the mesh encloses no volume. LatentError: z0/zdot0 of the wrong size.
-        SettingsError: a non-positive duration, fps or dt, or a negative friction, contact
-            damping (it would feed energy in) or number of contact points.
+        SettingsError: a non-positive duration, fps, dt or contact omega, or a negative
+            friction, contact damping (it would feed energy in) or number of contact points.
     """
-    _check_settings(duration=duration, fps=fps, dt=dt, friction=friction,
-                    contact_damping=contact_damping, contact_points=contact_points)  # fmt: skip
-    start_clock = time.perf_counter()
     params = MaterialParams.of(material) if material is not None else MaterialParams()
+    diagonal = float(np.linalg.norm(rest_mesh.bounds[1] - rest_mesh.bounds[0]))
+    law_omega, law_damping = contact_law(params, diagonal)
+    contact_omega = law_omega if contact_omega is None else contact_omega
+    contact_damping = law_damping if contact_damping is None else contact_damping
+    _check_settings(duration=duration, fps=fps, dt=dt, friction=friction,
+                    contact_damping=contact_damping, contact_points=contact_points,
+                    contact_omega=contact_omega)  # fmt: skip
+    start_clock = time.perf_counter()
     surface = surface_samples(rest_mesh, contact_points, 1) if contact_points > 0 else None
     bound = BoundShape(model, rest_mesh, points=points, num_points=num_points, surface=surface)
     latents = {}
@@ -500,7 +547,7 @@ def simulate(
     n = 6 + bound.state_dim
     body = _body_of(bound, params)
     contact = None if ground is None else Contact(
-        height=float(ground), friction=friction, damping=contact_damping
+        height=float(ground), omega=contact_omega, friction=friction, damping=contact_damping
     )
     q, qdot = np.zeros(n), np.zeros(n)
     R0 = np.eye(3)
@@ -527,7 +574,9 @@ def simulate(
             )
         states.append((q.copy(), engine.orientation.copy()))
     emulate_time = time.perf_counter() - start_clock
-    traj = _trajectory(bound, states, fps, emulate_time, params)
+    traj = _trajectory(bound, states, fps, emulate_time, params, ground)
+    if contact is not None:
+        traj.metadata["neurok"]["contact"] = {"omega": contact.omega, "damping": contact.damping}
     traj.metadata["neurok"]["force_evaluations"] = engine.evaluations
     return traj
 
@@ -536,7 +585,7 @@ def _check_settings(**values: float) -> None:
     """Raise SettingsError for a non-positive duration/fps/dt or a negative other setting,
     before any work is done."""
     for name, value in values.items():
-        positive = name in ("duration", "fps", "dt")
+        positive = name in ("duration", "fps", "dt", "contact_omega")
         if not np.isfinite(value) or (value <= 0 if positive else value < 0):
             bound = "> 0" if positive else ">= 0"
             raise SettingsError(f"simulate: {name} must be {bound}, got {value}.")
@@ -613,8 +662,10 @@ def _trajectory(
     fps: float,
     wall_time: float,
     params: MaterialParams,
+    ground: float | None = None,
 ) -> mpm.Trajectory:
-    """The recorded states as sample points and the surface mesh they carry."""
+    """The recorded states as sample points and the surface mesh they carry, anything the
+    contact spring let below the ``ground`` moved up onto it."""
     latents = torch.as_tensor(np.stack([q[6:] for q, _ in states]))
     with torch.no_grad():
         local_samples = bound.body_positions(latents).numpy()
@@ -623,8 +674,12 @@ def _trajectory(
     for (q, R0), body_samples in zip(states, local_samples, strict=True):
         R = R0 @ rodrigues(q[3:6])
         world = body_samples @ R.T + q[:3]
+        points = carry @ world
+        if ground is not None:
+            np.maximum(world[:, 2], ground, out=world[:, 2])
+            np.maximum(points[:, 2], ground, out=points[:, 2])
         samples.append(world)
-        surface.append(carry @ world)
+        surface.append(points)
     times = np.arange(len(states)) / fps
     return mpm.Trajectory(
         times=times,

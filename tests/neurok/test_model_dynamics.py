@@ -157,8 +157,9 @@ def test_ik_recovers_a_sampled_shape(box: trimesh.Trimesh) -> None:
 
 def test_bad_inputs(box: trimesh.Trimesh, tmp_path) -> None:
     """An open or flat mesh, a latent of the wrong size, an out-of-range setting (zero step,
-    negative contact damping, friction or contact points, NaN duration), a missing or corrupt
-    checkpoint each raise their own error naming the problem."""
+    negative contact damping, friction or contact points, zero contact omega, NaN duration),
+    an impossible material (negative E, zero density, nu of 0.5, negative yield stress), a
+    missing or corrupt checkpoint each raise their own error naming the problem."""
     model = _model()
     open_mesh = trimesh.Trimesh(box.vertices, box.faces[:-2])
     with pytest.raises(neurok.MeshError, match="not closed"):
@@ -169,9 +170,13 @@ def test_bad_inputs(box: trimesh.Trimesh, tmp_path) -> None:
     with pytest.raises(neurok.LatentError, match="size 3"):
         neurok.simulate(model, box, z0=[0.0, 0.0, 0.0], duration=0.1, progress=False)
     for setting, value in (("dt", 0.0), ("contact_damping", -0.5), ("friction", -1.0),
-                           ("contact_points", -3), ("duration", float("nan"))):  # fmt: skip
+                           ("contact_points", -3), ("duration", float("nan")),
+                           ("contact_omega", 0.0)):  # fmt: skip
         with pytest.raises(neurok.SettingsError, match=setting):
             neurok.simulate(model, box, progress=False, **{setting: value})
+    for name, value in (("E", -1.0), ("density", 0.0), ("nu", 0.5), ("yield_stress", -1.0)):
+        with pytest.raises(neurok.SettingsError, match=f"material {name}"):
+            neurok.simulate(model, box, material={name: value}, progress=False)
     with pytest.raises(neurok.CheckpointError, match="emu4d neurok train"):
         neurok.load(tmp_path / "missing.pt")
     corrupt = tmp_path / "corrupt.pt"
@@ -210,7 +215,8 @@ def test_simulate_returns_a_trajectory_that_falls_and_lands(box: trimesh.Trimesh
     """End to end on a small model (the exact path: kinematics of the decoder itself): a
     box released 0.1 m above the floor falls (centre drops g t^2 / 2 within 2 mm over the
     first 0.1 s), comes down to the floor and does not sink through it (no sample point
-    ever > 1 cm below it, over 0.3 s); the Trajectory has the mesh and points. (A random
+    ever > 1 cm below it, over 0.3 s: what the contact spring lets through is recorded on
+    the floor); the Trajectory has the mesh and points. (A random
     decoder is too stiff and nonlinear in its latent for the cubic surrogate at impact; the
     surrogate's kinematics are checked against the reference in free flight below, and on
     trained models in benchmarks/neurok_eval.py.)"""
@@ -227,6 +233,31 @@ def test_simulate_returns_a_trajectory_that_falls_and_lands(box: trimesh.Trimesh
     assert abs(drop - 0.5 * 9.81 * 0.1**2) < 2e-3, drop
     assert traj.tracks["object"].positions[:, :, 2].min() > -0.01
     assert centre[:, 2].min() < centre[0, 2] - 0.08  # it came down to the floor (0.1 m)
+
+
+def test_the_floor_is_soft_for_elastic_bodies_and_stops_plasticine(box: trimesh.Trimesh) -> None:
+    """The floor contact follows the material (neurok.emulator.contact_law): an elastic box
+    meets a soft, lightly damped spring (the squash its latent modes cannot express) and
+    rebounds; a plasticine box of the same E and density (yield stress > 0) meets the stiff,
+    critically damped one, because its impact energy goes into plastic flow. Dropped 0.1 m:
+    the elastic box's centre comes closer to the floor (measured 40 against 51 mm; asserted
+    5 mm apart) and rises more after the impact (44 against 24 mm; asserted 1.4x); what the
+    spring lets below the floor is recorded on it (no point below z = 0)."""
+    lifted = box.copy()
+    lifted.apply_translation([0.0, 0.0, 0.1 - box.bounds[0][2]])
+    lowest, rise = {}, {}
+    for yield_stress in (0.0, 3000.0):
+        material = {"E": 3e4, "nu": 0.3, "density": 500.0, "yield_stress": yield_stress}
+        traj = neurok.simulate(_model(), lifted, material=material, duration=0.5, fps=60,
+                               num_points=48, contact_points=24, exact=True,
+                               progress=False)  # fmt: skip
+        assert traj.tracks["object_surface"].positions[..., 2].min() >= 0.0
+        centre = traj.tracks["object"].positions.mean(axis=1)[:, 2]
+        impact = int(np.argmin(centre[:20]))
+        lowest[yield_stress] = centre[impact]
+        rise[yield_stress] = centre[impact:].max() - centre[impact]
+    assert lowest[0.0] < lowest[3000.0] - 0.005, lowest
+    assert rise[0.0] > 1.4 * rise[3000.0], rise
 
 
 def test_fast_path_matches_the_reference(box: trimesh.Trimesh) -> None:
