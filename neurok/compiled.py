@@ -483,6 +483,8 @@ def _system(
     K, D = np.zeros((n, n)), np.zeros((n, n))
     K[6:, 6:] = model.latent_stiffness
     s = model.settings
+    if s[2] > 0:  # Kelvin-Voigt: about eta / mu times the shear stiffness
+        D[6:, 6:] += (s[2] / s[0]) * model.latent_stiffness
     if s[4] > 0:
         omega, damping, friction = s[5], s[6], s[7]
         row = np.zeros((3, n))

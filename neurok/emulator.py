@@ -10,7 +10,7 @@ import logging
 import time
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -44,8 +44,9 @@ MODE_REACH = 0.05  # how far (fraction of the size) one latent mode may move a p
 class MaterialParams:
     """Material of the emulated object: E [Pa], nu [-], density [kg/m^3], Kelvin-Voigt
     viscosity [Pa s] (0: undamped) and the von Mises yield stress [Pa] of plasticine (0: the
-    object is elastic; the latent dynamics have no plastic state, but the floor contact
-    treats plasticine as not springing back, see :func:`contact_law`)."""
+    object is elastic; the latent dynamics have no plastic state, but plasticine gets a
+    viscosity for its plastic flow and a floor it does not spring back from, see
+    :func:`latent_viscosity` and :func:`contact_law`)."""
 
     E: float = 5.0e4
     nu: float = 0.3
@@ -84,6 +85,11 @@ class MaterialParams:
 # CONTACT_DAMPING (calibrated on the 30 training drops and tosses; benchmarks/RESULTS.md).
 CONTACT_STIFFNESS = 4.4
 CONTACT_DAMPING = 0.6
+# Plasticine: damping ratio of its stiff floor contact, and the time [s] that turns its yield
+# stress into the viscosity of its latent modes (calibrated on the 8 training plasticine
+# drops and tosses; benchmarks/RESULTS.md).
+PLASTIC_CONTACT_DAMPING = 3.0
+PLASTIC_FLOW_TIME = 0.3
 
 
 def contact_law(material: MaterialParams, diagonal: float) -> tuple[float, float]:
@@ -94,12 +100,23 @@ def contact_law(material: MaterialParams, diagonal: float) -> tuple[float, float
     contact (MPM's bodies flatten 3x deeper), so the spring stands in for it -- as soft as
     the body's own squash, CONTACT_STIFFNESS sqrt(E / rho) / diagonal, and lightly damped,
     because elastic squash gives its energy back. Plasticine: its impact energy goes into
-    plastic flow, so the contact stays stiff and critically damped (the arriving point is
-    stopped), the defaults of :class:`neurok.dynamics.Contact`."""
+    plastic flow, so the contact stays stiff (the omega of :class:`neurok.dynamics.Contact`)
+    and overdamped (PLASTIC_CONTACT_DAMPING)."""
     if material.yield_stress > 0:
-        return DEFAULT_CONTACT.omega, DEFAULT_CONTACT.damping
+        return DEFAULT_CONTACT.omega, PLASTIC_CONTACT_DAMPING
     omega = CONTACT_STIFFNESS * np.sqrt(material.E / material.density) / diagonal
     return float(omega), CONTACT_DAMPING
+
+
+def latent_viscosity(material: MaterialParams) -> float:
+    """Kelvin-Voigt viscosity [Pa s] of the latent modes. Elastic: the material's own.
+    Plasticine: the latent dynamics have no plastic state, so its modes would store an
+    impact's energy and give it back (the emulated plasticine bounced, MPM's does not); plastic
+    flow is stood in for by a Bingham-like viscosity, yield stress x PLASTIC_FLOW_TIME (the
+    stress to yield over a strain rate of about 3 per second), if that is larger."""
+    if material.yield_stress > 0:
+        return max(material.viscosity, material.yield_stress * PLASTIC_FLOW_TIME)
+    return material.viscosity
 
 
 def check_mesh(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
@@ -545,7 +562,7 @@ def simulate(
     h = 1.0 / (fps * steps_per_frame)
     bound.restrict_to_modes(params, omega_max=1.5 / h, surrogate=not exact)
     n = 6 + bound.state_dim
-    body = _body_of(bound, params)
+    body = _body_of(bound, replace(params, viscosity=latent_viscosity(params)))
     contact = None if ground is None else Contact(
         height=float(ground), omega=contact_omega, friction=friction, damping=contact_damping
     )

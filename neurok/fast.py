@@ -311,6 +311,8 @@ class FastDynamics:
         n = J.shape[1]
         K, D = np.zeros((n, n)), np.zeros((n, n))
         K[6:, 6:] = self.latent_stiffness(n - 6)
+        if self.viscosity > 0:  # Kelvin-Voigt: about eta / mu times the shear stiffness
+            D[6:, 6:] += (self.viscosity / self.elastic.mu) * K[6:, 6:]
         if self.contact is not None:
             c = self.contact
             inside = x[:, 2] < self.floor

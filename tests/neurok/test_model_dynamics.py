@@ -238,10 +238,10 @@ def test_simulate_returns_a_trajectory_that_falls_and_lands(box: trimesh.Trimesh
 def test_the_floor_is_soft_for_elastic_bodies_and_stops_plasticine(box: trimesh.Trimesh) -> None:
     """The floor contact follows the material (neurok.emulator.contact_law): an elastic box
     meets a soft, lightly damped spring (the squash its latent modes cannot express) and
-    rebounds; a plasticine box of the same E and density (yield stress > 0) meets the stiff,
-    critically damped one, because its impact energy goes into plastic flow. Dropped 0.1 m:
-    the elastic box's centre comes closer to the floor (measured 40 against 51 mm; asserted
-    5 mm apart) and rises more after the impact (44 against 24 mm; asserted 1.4x); what the
+    rebounds; a plasticine box of the same E and density (yield stress > 0) meets a stiff,
+    overdamped one, because its impact energy goes into plastic flow. Dropped 0.1 m: the
+    elastic box's centre comes closer to the floor (measured 40 against 52 mm; asserted
+    5 mm apart) and rises more after the impact (44 against 26 mm; asserted 1.4x); what the
     spring lets below the floor is recorded on it (no point below z = 0)."""
     lifted = box.copy()
     lifted.apply_translation([0.0, 0.0, 0.1 - box.bounds[0][2]])
@@ -258,6 +258,25 @@ def test_the_floor_is_soft_for_elastic_bodies_and_stops_plasticine(box: trimesh.
         rise[yield_stress] = centre[impact:].max() - centre[impact]
     assert lowest[0.0] < lowest[3000.0] - 0.005, lowest
     assert rise[0.0] > 1.4 * rise[3000.0], rise
+
+
+def test_a_large_viscosity_settles_a_vibrating_body(box: trimesh.Trimesh) -> None:
+    """The Kelvin-Voigt viscosity of the latent modes is in the Newton iteration matrix (about
+    eta / mu times their stiffness), so a very viscous body (1e3-1e5 Pa s; plasticine gets
+    up to 1500 Pa s, neurok.emulator.latent_viscosity) settles instead of diverging: thrown
+    vibrating in free flight, its deformation at 0.3 s is below that at 0.05 s. Without the
+    term 1e3 Pa s grew 6x over that time and 1e4 Pa s diverged at 0.017 s."""
+    model = _model()
+    for viscosity in (1e3, 1e4, 1e5):
+        traj = neurok.simulate(model, box, material={"E": 3e4, "density": 500.0,
+                                                     "viscosity": viscosity},
+                               ground=None, zdot0=np.full(model.state_dim, 0.5), duration=0.3,
+                               fps=60, num_points=48, contact_points=0,
+                               progress=False)  # fmt: skip
+        x = traj.tracks["object"].positions.astype(np.float64)
+        centred = x - x.mean(axis=1, keepdims=True)
+        deformation = np.sqrt(np.sum((centred - centred[:1]) ** 2, axis=-1).mean(axis=-1))
+        assert deformation[-1] < deformation[3], (viscosity, deformation[3], deformation[-1])
 
 
 def test_fast_path_matches_the_reference(box: trimesh.Trimesh) -> None:
@@ -307,7 +326,10 @@ def test_compiled_integrator_takes_the_numpy_steps(box: trimesh.Trimesh) -> None
     """The compiled integrator (neurok.compiled) takes the same implicit-midpoint steps as the
     NumPy FastDynamics it mirrors: a spinning, deforming box thrown onto the floor under
     gravity, viscosity, friction, a constant force on one half and an impulse, through the
-    impact (where steps are split), ends within 1e-8 (m, rad, m/s) of it after 0.25 s. A
+    impact (where steps are split), ends within 1e-8 (m, rad) of it after 0.25 s, the
+    velocities within 1e-6 (m/s, rad/s): they are the Newton unknowns, solved to 1e-6 of the
+    momentum, and the two implementations' rounding ends the iterations at different points
+    (measured 0.8-1.6e-7 on this throw and on variants without friction or viscosity). A
     compiled step with the elastic forces, the decoder's curvature term or the frame's
     Coriolis terms left out misses by 1e-4 or more."""
     from neurok import compiled
@@ -340,7 +362,7 @@ def test_compiled_integrator_takes_the_numpy_steps(box: trimesh.Trimesh) -> None
     assert evaluations > 3 * 60  # the impact split some steps
     assert q[2] < bound.centre[2] - 0.05  # it fell onto the floor and stayed there
     np.testing.assert_allclose(got_q, q, atol=1e-8)
-    np.testing.assert_allclose(got_v, qdot, atol=1e-8)
+    np.testing.assert_allclose(got_v, qdot, atol=1e-6, rtol=0)
     np.testing.assert_allclose(got_R, fast.R0, atol=1e-8)
 
 
