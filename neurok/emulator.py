@@ -682,17 +682,21 @@ def _trajectory(
     ground: float | None = None,
 ) -> mpm.Trajectory:
     """The recorded states as sample points and the surface mesh they carry, anything the
-    contact spring let below the ``ground`` moved up onto it."""
+    contact spring let below the ``ground`` moved up onto it (how deep that went, [m], is
+    kept in the metadata as ``floor_depth_m``)."""
     latents = torch.as_tensor(np.stack([q[6:] for q, _ in states]))
     with torch.no_grad():
         local_samples = bound.body_positions(latents).numpy()
     carry = embedding_weights(bound.rest, np.asarray(bound.mesh.vertices, dtype=np.float64))
     surface, samples = [], []
+    depth = 0.0
     for (q, R0), body_samples in zip(states, local_samples, strict=True):
         R = R0 @ rodrigues(q[3:6])
         world = body_samples @ R.T + q[:3]
         points = carry @ world
         if ground is not None:
+            lowest = min(float(points[:, 2].min()), float(world[:, 2].min()))
+            depth = max(depth, ground - lowest)
             np.maximum(world[:, 2], ground, out=world[:, 2])
             np.maximum(points[:, 2], ground, out=points[:, 2])
         samples.append(world)
@@ -707,5 +711,5 @@ def _trajectory(
             ),
         },
         metadata={"neurok": {"wall_time_s": wall_time, "material": params.__dict__,
-                             "state_dim": bound.state_dim}},
+                             "state_dim": bound.state_dim, "floor_depth_m": depth}},
     )  # fmt: skip

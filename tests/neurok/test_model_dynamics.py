@@ -214,9 +214,11 @@ def test_checkpoint_without_a_coupling_loads_as_the_token_coupling(tmp_path) -> 
 def test_simulate_returns_a_trajectory_that_falls_and_lands(box: trimesh.Trimesh) -> None:
     """End to end on a small model (the exact path: kinematics of the decoder itself): a
     box released 0.1 m above the floor falls (centre drops g t^2 / 2 within 2 mm over the
-    first 0.1 s), comes down to the floor and does not sink through it (no sample point
-    ever > 1 cm below it, over 0.3 s: what the contact spring lets through is recorded on
-    the floor); the Trajectory has the mesh and points. (A random
+    first 0.1 s), comes down to the floor and does not sink through it: the soft contact of
+    an elastic body lets it at most 2 cm into the floor over 0.3 s (about v / omega = 1.1 cm
+    at this 1.4 m/s landing, omega 127 rad/s; measured 1.5 cm, floor_depth_m in the
+    metadata), and the record shows nothing below the floor; the Trajectory has the mesh and
+    points. (A random
     decoder is too stiff and nonlinear in its latent for the cubic surrogate at impact; the
     surrogate's kinematics are checked against the reference in free flight below, and on
     trained models in benchmarks/neurok_eval.py.)"""
@@ -231,7 +233,8 @@ def test_simulate_returns_a_trajectory_that_falls_and_lands(box: trimesh.Trimesh
     centre = traj.tracks["object"].positions.mean(axis=1)
     drop = centre[0, 2] - centre[3, 2]
     assert abs(drop - 0.5 * 9.81 * 0.1**2) < 2e-3, drop
-    assert traj.tracks["object"].positions[:, :, 2].min() > -0.01
+    assert traj.metadata["neurok"]["floor_depth_m"] < 0.02
+    assert traj.tracks["object"].positions[:, :, 2].min() >= 0.0
     assert centre[:, 2].min() < centre[0, 2] - 0.08  # it came down to the floor (0.1 m)
 
 
