@@ -90,6 +90,10 @@ CONTACT_DAMPING = 0.6
 # drops and tosses; benchmarks/RESULTS.md).
 PLASTIC_CONTACT_DAMPING = 3.0
 PLASTIC_FLOW_TIME = 0.3
+# Integration step when none is given [s]: the coarse step unless the floor's spring needs
+# the fine one (see default_step; benchmarks/RESULTS.md has the comparison).
+COARSE_STEP = 1.0 / 120.0
+FINE_STEP = 1.0 / 240.0
 
 
 def contact_law(material: MaterialParams, diagonal: float) -> tuple[float, float]:
@@ -106,6 +110,23 @@ def contact_law(material: MaterialParams, diagonal: float) -> tuple[float, float
         return DEFAULT_CONTACT.omega, PLASTIC_CONTACT_DAMPING
     omega = CONTACT_STIFFNESS * np.sqrt(material.E / material.density) / diagonal
     return float(omega), CONTACT_DAMPING
+
+
+def default_step(contact_omega: float | None) -> float:
+    """The integration step [s] when the caller gives none: COARSE_STEP if it resolves the
+    floor's spring (omega h <= 1; no floor: nothing to resolve), else FINE_STEP.
+
+    The latent modes are cut to what the step resolves anyway (1.5 / h, see
+    :meth:`BoundShape.restrict_to_modes`, a sub-millimetre sag under gravity at 1/120 s), so
+    the contact spring is the fastest motion left. The soft spring of an elastic body (39-112
+    rad/s on the held-out clips) is resolved at 1/120 s, and its drops and tosses emulate as
+    closely as at 1/240 s in half the steps. Plasticine's stiff, overdamped spring (600 rad/s)
+    is not: at 1/120 s its two held-out drops drift 1-3 % further from MPM, so it keeps
+    FINE_STEP, where the implicit midpoint is stable and the overdamping takes out what the
+    step does not resolve."""
+    if contact_omega is None or contact_omega * COARSE_STEP <= 1.0:
+        return COARSE_STEP
+    return FINE_STEP
 
 
 def latent_viscosity(material: MaterialParams) -> float:
@@ -503,7 +524,7 @@ def simulate(
     loads: Sequence[Load] = (),
     duration: float = 1.0,
     fps: float = 30.0,
-    dt: float = 1.0 / 240.0,
+    dt: float | None = None,
     ground: float | None = 0.0,
     friction: float = 0.4,
     contact_damping: float | None = None,
@@ -527,10 +548,12 @@ def simulate(
     approaching the floor, see :class:`neurok.dynamics.Contact`). The soft spring of an
     elastic body stands for the squash its latent modes cannot express; what it lets
     through the floor is recorded flattened onto the floor, as the squashed body would
-    lie there. Besides the ``num_points``
-    interior samples (or ``points``) that carry the mass, ``contact_points`` massless surface
-    samples meet the floor. Latent modes vibrating faster than 1.5 / dt [rad/s] are left
-    out (see :meth:`BoundShape.restrict_to_modes`).
+    lie there. Besides the ``num_points`` interior samples (or ``points``) that carry the
+    mass, ``contact_points`` massless surface samples meet the floor. The step ``dt`` [s]
+    (None: 1/120 s, or 1/240 s for a floor spring too stiff for it, see
+    :func:`default_step`) is rounded to a whole number of steps per frame; latent modes
+    vibrating faster than 1.5 / dt [rad/s] are left out (see
+    :meth:`BoundShape.restrict_to_modes`).
     ``exact`` integrates on the decoder itself (PyTorch, slow) instead of the per-shape
     polynomial surrogate (NumPy, the default).
     Returns a Trajectory with an ``object_surface`` mesh track and an ``object`` track of
@@ -546,6 +569,8 @@ def simulate(
     law_omega, law_damping = contact_law(params, diagonal)
     contact_omega = law_omega if contact_omega is None else contact_omega
     contact_damping = law_damping if contact_damping is None else contact_damping
+    if dt is None:
+        dt = default_step(None if ground is None else contact_omega)
     _check_settings(duration=duration, fps=fps, dt=dt, friction=friction,
                     contact_damping=contact_damping, contact_points=contact_points,
                     contact_omega=contact_omega)  # fmt: skip
@@ -595,6 +620,7 @@ def simulate(
     if contact is not None:
         traj.metadata["neurok"]["contact"] = {"omega": contact.omega, "damping": contact.damping}
     traj.metadata["neurok"]["force_evaluations"] = engine.evaluations
+    traj.metadata["neurok"]["step_s"] = h
     return traj
 
 

@@ -263,6 +263,32 @@ def test_the_floor_is_soft_for_elastic_bodies_and_stops_plasticine(box: trimesh.
     assert rise[0.0] > 1.4 * rise[3000.0], rise
 
 
+def test_the_default_step_resolves_the_floor_spring(box: trimesh.Trimesh) -> None:
+    """With no dt given, the step is the coarse 1/120 s only where it resolves the floor's
+    penalty spring (omega h <= 1, neurok.emulator.default_step): a soft elastic box (E 1e4
+    Pa: omega = 4.4 sqrt(E / rho) / diagonal = 73 rad/s) and a body with no floor get
+    1/120 s; a stiffer one (E 3e4 Pa: 127 rad/s) and plasticine (its stiff 600 rad/s
+    spring) get 1/240 s; a dt the caller gives is kept (the step is recorded as step_s)."""
+    from neurok.emulator import contact_law
+
+    def step(material: dict, **settings: float | None) -> tuple[float, float]:
+        traj = neurok.simulate(_model(), box, material=material, duration=1 / 30,
+                               num_points=48, contact_points=24, progress=False,
+                               **settings)  # fmt: skip
+        meta = traj.metadata["neurok"]
+        return meta["step_s"], meta.get("contact", {}).get("omega", 0.0)
+
+    soft = {"E": 1e4, "nu": 0.3, "density": 500.0}
+    h, omega = step(soft)
+    assert h == pytest.approx(1 / 120) and omega * h <= 1.0, (h, omega)
+    assert omega == pytest.approx(contact_law(MaterialParams.of(soft), 0.269)[0], rel=1e-2)
+    assert step(soft, ground=None)[0] == pytest.approx(1 / 120)
+    assert step(soft, dt=1 / 480)[0] == pytest.approx(1 / 480)
+    for material in ({**soft, "E": 3e4}, {**soft, "yield_stress": 3000.0}):
+        h, omega = step(material)
+        assert h == pytest.approx(1 / 240) and omega * (1 / 120) > 1.0, (material, h, omega)
+
+
 def test_a_large_viscosity_settles_a_vibrating_body(box: trimesh.Trimesh) -> None:
     """The Kelvin-Voigt viscosity of the latent modes is in the Newton iteration matrix (about
     eta / mu times their stiffness), so a very viscous body (1e3-1e5 Pa s; plasticine gets
