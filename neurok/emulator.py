@@ -94,6 +94,7 @@ PLASTIC_FLOW_TIME = 0.3
 # the fine one (see default_step; benchmarks/RESULTS.md has the comparison).
 COARSE_STEP = 1.0 / 120.0
 FINE_STEP = 1.0 / 240.0
+PREPARING = "neurok: preparing the compiled integrator (first run: about 30 s)"
 
 
 def contact_law(material: MaterialParams, diagonal: float) -> tuple[float, float]:
@@ -607,8 +608,15 @@ def simulate(
     frames = round(duration * fps)
     states = [(q.copy(), engine.orientation.copy())]
     t = 0.0
-    for _ in tqdm(range(frames), desc="neurok", unit="frame", disable=not progress):
+    # the first frame of a process loads the compiled integrator from Numba's disk cache, or
+    # compiles it on a machine's first run (about 30 s): the bar says so while it waits
+    preparing = engine.native is not None and not compiled.advance.signatures
+    bar = tqdm(range(frames), unit="frame", disable=not progress,
+               desc=PREPARING if preparing else "neurok")  # fmt: skip
+    for frame in bar:
         q, qdot = engine.advance(q, qdot, h, t, steps_per_frame)
+        if preparing and frame == 0:
+            bar.set_description("neurok")
         t += steps_per_frame * h
         if not np.isfinite(q).all():
             raise LatentError(
@@ -651,8 +659,8 @@ class _Engine:
         self.fast.external = external
         self.native = None if exact else compiled.build(self.fast, external)
         if self.native is not None and not compiled.advance.signatures:
-            logger.info("preparing the compiled integrator: loaded from Numba's disk cache, or "
-                        "compiled on a machine's first run (about 30 s)")  # fmt: skip
+            logger.info("%s: loaded from Numba's disk cache, or compiled on a machine's first "
+                        "run (about 30 s)", PREPARING)  # fmt: skip
         # force evaluations of the compiled integrator (not counted on the exact path)
         self.evaluations: int | None = None if exact else 0
 
