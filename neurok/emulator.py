@@ -659,8 +659,8 @@ class _Engine:
         self.fast.external = external
         self.native = None if exact else compiled.build(self.fast, external)
         if self.native is not None and not compiled.advance.signatures:
-            logger.info("%s: loaded from Numba's disk cache, or compiled on a machine's first "
-                        "run (about 30 s)", PREPARING)  # fmt: skip
+            logger.info("preparing the compiled integrator: loaded from Numba's disk cache, or "
+                        "compiled on a machine's first run (about 30 s)")  # fmt: skip
         # force evaluations of the compiled integrator (not counted on the exact path)
         self.evaluations: int | None = None if exact else 0
 
