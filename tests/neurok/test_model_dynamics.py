@@ -268,7 +268,8 @@ def test_the_default_step_resolves_the_floor_spring(box: trimesh.Trimesh) -> Non
     penalty spring (omega h <= 1, neurok.emulator.default_step): a soft elastic box (E 1e4
     Pa: omega = 4.4 sqrt(E / rho) / diagonal = 73 rad/s) and a body with no floor get
     1/120 s; a stiffer one (E 3e4 Pa: 127 rad/s) and plasticine (its stiff 600 rad/s
-    spring) get 1/240 s; a dt the caller gives is kept (the step is recorded as step_s)."""
+    spring) get 1/240 s; a dt the caller gives is kept, and a frame rate it does not divide
+    shortens it (50 fps: 1/150 s); the step is recorded as step_s."""
     from neurok.emulator import contact_law
 
     def step(material: dict, **settings: float | None) -> tuple[float, float]:
@@ -284,6 +285,8 @@ def test_the_default_step_resolves_the_floor_spring(box: trimesh.Trimesh) -> Non
     assert omega == pytest.approx(contact_law(MaterialParams.of(soft), 0.269)[0], rel=1e-2)
     assert step(soft, ground=None)[0] == pytest.approx(1 / 120)
     assert step(soft, dt=1 / 480)[0] == pytest.approx(1 / 480)
+    # a frame rate the step does not divide: the step is shortened, never lengthened
+    assert step(soft, fps=50)[0] == pytest.approx(1 / 150)
     for material in ({**soft, "E": 3e4}, {**soft, "yield_stress": 3000.0}):
         h, omega = step(material)
         assert h == pytest.approx(1 / 240) and omega * (1 / 120) > 1.0, (material, h, omega)
