@@ -292,6 +292,33 @@ def test_the_default_step_resolves_the_floor_spring(box: trimesh.Trimesh) -> Non
         assert h == pytest.approx(1 / 240) and omega * (1 / 120) > 1.0, (material, h, omega)
 
 
+def test_simulate_runs_torch_on_one_thread_and_restores_the_count(
+    box: trimesh.Trimesh, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The emulator's tensors are small, so simulate runs PyTorch on one thread (see
+    neurok.emulator.on_one_torch_thread); the caller's thread count is back afterwards, also
+    when simulate raises."""
+    seen = []
+    original = BoundShape.restrict_to_modes
+
+    def spy(self: BoundShape, *args: object, **kwargs: object) -> None:
+        seen.append(torch.get_num_threads())
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(BoundShape, "restrict_to_modes", spy)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        neurok.simulate(_model(), box, duration=1 / 30, num_points=48, contact_points=24,
+                        progress=False)  # fmt: skip
+        assert seen == [1] and torch.get_num_threads() == 2
+        with pytest.raises(neurok.SettingsError):
+            neurok.simulate(_model(), box, fps=-1.0, progress=False)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)
+
+
 def test_a_large_viscosity_settles_a_vibrating_body(box: trimesh.Trimesh) -> None:
     """The Kelvin-Voigt viscosity of the latent modes is in the Newton iteration matrix (about
     eta / mu times their stiffness), so a very viscous body (1e3-1e5 Pa s; plasticine gets
