@@ -44,7 +44,10 @@ class Model(NamedTuple):
     gradient_coef: np.ndarray  # (A, K, 3) MLS coefficients: F = sum_j dx_j (x) b_j
     volume: np.ndarray  # (A,) [m^3]
     latent_stiffness: np.ndarray  # (k, k) elastic stiffness of the latents at rest
-    settings: np.ndarray  # (8,) mu, lam, viscosity, gravity?, contact?, omega, damping, friction
+    # (9,) mu, lam, viscosity, gravity?, contact?, omega, damping, friction, and the von
+    # Mises yield strain (0: elastic)
+    settings: np.ndarray
+    plastic_inverse: np.ndarray  # (A, 3, 3) Fp^-1 of the owners, updated in place (plastic)
     slip_speed: float  # [m/s], regularises Coulomb friction
     load_times: np.ndarray  # (L, 3): start, end, 1 for an impulse
     load_vectors: np.ndarray  # (L, 3) force [N] or impulse [N s]
@@ -63,9 +66,13 @@ def build(dynamics: FastDynamics, loads: LoadTable | None = None) -> Model:
         elastic.mu, elastic.lam, dynamics.viscosity, float(dynamics.gravity),
         float(contact is not None), contact.omega if contact else 0.0,
         contact.damping if contact else 0.0, contact.friction if contact else 0.0,
+        elastic.yield_strain,
     ], dtype=np.float64)  # fmt: skip
     empty = loads is None
     f64 = np.ascontiguousarray
+    plastic_inverse = elastic.plastic_inverse
+    if plastic_inverse is None:
+        plastic_inverse = np.zeros((0, 3, 3))
     C = np.asarray(dynamics.C, dtype=np.float64)  # (F, N, 3)
     massive = dynamics.mass > 0
     weighted = C[:, massive] * dynamics.mass[massive, None]
@@ -96,6 +103,8 @@ def build(dynamics: FastDynamics, loads: LoadTable | None = None) -> Model:
         volume=f64(elastic.volume, dtype=np.float64),
         latent_stiffness=f64(dynamics.stiffness_at_rest, dtype=np.float64),
         settings=settings,
+        # the elasticity's own array: the plastic state the integrator updates is its state
+        plastic_inverse=plastic_inverse,
         slip_speed=float(contact.slip_speed if contact else 0.0),
         load_times=np.zeros((0, 3)) if empty else f64(loads.times, dtype=np.float64),
         load_vectors=np.zeros((0, 3)) if empty else f64(loads.vectors, dtype=np.float64),
@@ -310,6 +319,90 @@ def _internal_forces(
 
 
 @njit(cache=True, error_model="numpy")
+def _gradient_at(
+    a: int, owners: np.ndarray, neighbours: np.ndarray, coef: np.ndarray, x: np.ndarray
+) -> np.ndarray:
+    """The MLS deformation gradient (3, 3) of owner ``a`` at positions x."""
+    o = owners[a]
+    F = np.zeros((3, 3))
+    for j in range(neighbours.shape[1]):
+        nb = neighbours[a, j]
+        for r in range(3):
+            d = x[nb, r] - x[o, r]
+            for c in range(3):
+                F[r, c] += d * coef[a, j, c]
+    return F
+
+
+@njit(cache=True, error_model="numpy")
+def _plastic_forces(
+    owners: np.ndarray, neighbours: np.ndarray, coef: np.ndarray, volume: np.ndarray,
+    mu: float, lam: float, plastic_inverse: np.ndarray, x: np.ndarray, out: np.ndarray,
+) -> None:  # fmt: skip
+    """out -= dV_elastic/dx of a plastic body (as fast.Elasticity.gradient): the neo-Hookean
+    stress of Fe = F Fp^-1, times Fp^-T, scattered like :func:`_internal_forces`."""
+    for a in range(neighbours.shape[0]):
+        Fp_inv = plastic_inverse[a]
+        Fe = _mul3(_gradient_at(a, owners, neighbours, coef, x), Fp_inv)
+        # cofactor matrix J Fe^-T and J = det Fe
+        c = np.empty((3, 3))
+        c[0, 0] = Fe[1, 1] * Fe[2, 2] - Fe[2, 1] * Fe[1, 2]
+        c[0, 1] = Fe[1, 2] * Fe[2, 0] - Fe[2, 2] * Fe[1, 0]
+        c[0, 2] = Fe[1, 0] * Fe[2, 1] - Fe[2, 0] * Fe[1, 1]
+        c[1, 0] = Fe[2, 1] * Fe[0, 2] - Fe[0, 1] * Fe[2, 2]
+        c[1, 1] = Fe[2, 2] * Fe[0, 0] - Fe[0, 2] * Fe[2, 0]
+        c[1, 2] = Fe[2, 0] * Fe[0, 1] - Fe[0, 0] * Fe[2, 1]
+        c[2, 0] = Fe[0, 1] * Fe[1, 2] - Fe[1, 1] * Fe[0, 2]
+        c[2, 1] = Fe[0, 2] * Fe[1, 0] - Fe[1, 2] * Fe[0, 0]
+        c[2, 2] = Fe[0, 0] * Fe[1, 1] - Fe[1, 0] * Fe[0, 1]
+        det = Fe[0, 0] * c[0, 0] + Fe[0, 1] * c[0, 1] + Fe[0, 2] * c[0, 2]
+        safe = det if abs(det) > 1e-12 else 1e-12
+        g = (-mu + lam * np.log(max(det, 1e-3))) / safe if det > 1e-3 else 0.0
+        P = _mul3(mu * Fe + g * c, np.ascontiguousarray(Fp_inv.T))
+        vol = volume[a]
+        o = owners[a]
+        t0 = t1 = t2 = 0.0
+        for j in range(neighbours.shape[1]):
+            nb = neighbours[a, j]
+            b0, b1, b2 = vol * coef[a, j, 0], vol * coef[a, j, 1], vol * coef[a, j, 2]
+            p0 = P[0, 0] * b0 + P[0, 1] * b1 + P[0, 2] * b2
+            p1 = P[1, 0] * b0 + P[1, 1] * b1 + P[1, 2] * b2
+            p2 = P[2, 0] * b0 + P[2, 1] * b1 + P[2, 2] * b2
+            out[nb, 0] -= p0
+            out[nb, 1] -= p1
+            out[nb, 2] -= p2
+            t0 += p0
+            t1 += p1
+            t2 += p2
+        out[o, 0] += t0
+        out[o, 1] += t1
+        out[o, 2] += t2
+
+
+@njit(cache=True, error_model="numpy")
+def _return_map(model: Model, q: np.ndarray) -> None:
+    """Plastic flow at the end of a step (as fast.Elasticity.return_map): each owner's
+    elastic strain, at the body-frame positions of state q, radially returned onto the von
+    Mises yield surface; Fp^-1 updated in place so the total F is unchanged."""
+    C = model.coefficients
+    z = np.ascontiguousarray(q[6:])
+    phi, _, _ = _features(model.exponents, model.scale, z, z)
+    y = (phi @ C).reshape(C.shape[1] // 3, 3)
+    limit = model.settings[8]
+    for a in range(model.neighbours.shape[0]):
+        F = _gradient_at(a, model.owners, model.neighbours, model.gradient_coef, y)
+        U, sigma, Vt = np.linalg.svd(_mul3(F, model.plastic_inverse[a]))
+        strain = np.log(np.maximum(sigma, 1e-6))
+        deviator = strain - strain.mean()
+        size = np.sqrt(deviator @ deviator)
+        if size <= limit:
+            continue
+        strain = strain - (size - limit) / size * deviator
+        elastic = _mul3(U * np.exp(strain), Vt)  # U diag(exp strain) V^T
+        model.plastic_inverse[a] = np.linalg.solve(F, elastic)
+
+
+@njit(cache=True, error_model="numpy")
 def latent_stiffness(
     coefficients: np.ndarray, exponents: np.ndarray, scale: np.ndarray, owners: np.ndarray,
     neighbours: np.ndarray, coef: np.ndarray, volume: np.ndarray, mu: float, lam: float,
@@ -346,8 +439,15 @@ def _forces(
     viscosity, gravity, has_contact = s[2], s[3] > 0, s[4] > 0
     omega, damping, friction = s[5], s[6], s[7]
     f = np.zeros((N, 3))
-    _internal_forces(model.owners, model.neighbours, model.gradient_coef, model.volume,
-                     s[0], s[1], viscosity, x, xdot, f)  # fmt: skip
+    if s[8] > 0:  # plastic: the elastic stress of Fe = F Fp^-1, the viscous one of F
+        if viscosity > 0:
+            _internal_forces(model.owners, model.neighbours, model.gradient_coef, model.volume,
+                             0.0, 0.0, viscosity, x, xdot, f)  # fmt: skip
+        _plastic_forces(model.owners, model.neighbours, model.gradient_coef, model.volume,
+                        s[0], s[1], model.plastic_inverse, x, f)  # fmt: skip
+    else:
+        _internal_forces(model.owners, model.neighbours, model.gradient_coef, model.volume,
+                         s[0], s[1], viscosity, x, xdot, f)  # fmt: skip
     if gravity:
         for p in range(N):
             f[p, 2] -= GRAVITY * model.mass[p]
@@ -615,4 +715,6 @@ def advance(
             v1[3:6] = omega
             qdot = v1
             time += sub_h
+            if model.settings[8] > 0:  # plastic flow at the substep's end
+                _return_map(model, q)
     return q, qdot, R0, evaluations

@@ -52,6 +52,9 @@ class Body:
             does); None: 0.
         contact_mass: (N,) [kg] the share of the ground's penalty spring each point carries
             (so massless surface samples can hold the body up); None: ``mass``.
+        yield_stress: von Mises yield stress [Pa] of a plastic body (0: elastic); the
+            emulator's integrator (:class:`neurok.fast.Elasticity`) carries the plastic
+            state, the PyTorch reference does not.
     """
 
     positions: Callable[[torch.Tensor], torch.Tensor]
@@ -63,6 +66,7 @@ class Body:
     viscosity: float
     radius: np.ndarray | None = None
     contact_mass: np.ndarray | None = None
+    yield_stress: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import logging
 import time
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -45,9 +45,9 @@ MODE_REACH = 0.05  # how far (fraction of the size) one latent mode may move a p
 class MaterialParams:
     """Material of the emulated object: E [Pa], nu [-], density [kg/m^3], Kelvin-Voigt
     viscosity [Pa s] (0: undamped) and the von Mises yield stress [Pa] of plasticine (0: the
-    object is elastic; the latent dynamics have no plastic state, but plasticine gets a
-    viscosity for its plastic flow and a floor it does not spring back from, see
-    :func:`latent_viscosity` and :func:`contact_law`)."""
+    object is elastic). A plastic object carries a plastic state per sample point, as the MPM
+    does (see :class:`neurok.fast.Elasticity`), and meets a floor it does not spring back
+    from (see :func:`contact_law`)."""
 
     E: float = 5.0e4
     nu: float = 0.3
@@ -86,11 +86,9 @@ class MaterialParams:
 # CONTACT_DAMPING (calibrated on the 30 training drops and tosses; benchmarks/RESULTS.md).
 CONTACT_STIFFNESS = 4.4
 CONTACT_DAMPING = 0.6
-# Plasticine: damping ratio of its stiff floor contact, and the time [s] that turns its yield
-# stress into the viscosity of its latent modes (calibrated on the 8 training plasticine
-# drops and tosses; benchmarks/RESULTS.md).
+# Plasticine: damping ratio of its stiff floor contact (calibrated on the 8 training
+# plasticine drops and tosses; benchmarks/RESULTS.md).
 PLASTIC_CONTACT_DAMPING = 3.0
-PLASTIC_FLOW_TIME = 0.3
 # Integration step when none is given [s]: the coarse step unless the floor's spring needs
 # the fine one (see default_step; benchmarks/RESULTS.md has the comparison).
 COARSE_STEP = 1.0 / 120.0
@@ -129,17 +127,6 @@ def default_step(contact_omega: float | None) -> float:
     if contact_omega is None or contact_omega * COARSE_STEP <= 1.0:
         return COARSE_STEP
     return FINE_STEP
-
-
-def latent_viscosity(material: MaterialParams) -> float:
-    """Kelvin-Voigt viscosity [Pa s] of the latent modes. Elastic: the material's own.
-    Plasticine: the latent dynamics have no plastic state, so its modes would store an
-    impact's energy and give it back (the emulated plasticine bounced, MPM's does not); plastic
-    flow is stood in for by a Bingham-like viscosity, yield stress x PLASTIC_FLOW_TIME (the
-    stress to yield over a strain rate of about 3 per second), if that is larger."""
-    if material.yield_stress > 0:
-        return max(material.viscosity, material.yield_stress * PLASTIC_FLOW_TIME)
-    return material.viscosity
 
 
 def check_mesh(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
@@ -347,7 +334,8 @@ class BoundShape:
         if self._gradient is None:
             self._gradient = DeformationGradient(self.rest)
         volume = self.mesh.volume * self.weights
-        return Elasticity(self.rest, volume, material.E, material.nu, self._gradient)
+        return Elasticity(self.rest, volume, material.E, material.nu, self._gradient,
+                          material.yield_stress)  # fmt: skip
 
     def _local(self, points: np.ndarray) -> torch.Tensor:
         return torch.as_tensor((points - self.centre) / self.scale, dtype=self.dtype)
@@ -507,6 +495,7 @@ def _body_of(bound: BoundShape, material: MaterialParams) -> Body:
         rest=bound.rest,
         E=material.E, nu=material.nu, viscosity=material.viscosity,
         radius=bound.contact_radius,
+        yield_stress=material.yield_stress,
         # the ground spring per point is sized as if 64 points carried the body: spread over
         # all 320 points, a corner landing on 5 of them would meet omega sqrt(5 / 320), about
         # omega / 8, and a 3 m/s impact would sink ~4 cm
@@ -609,7 +598,7 @@ def simulate(
     h = 1.0 / (fps * steps_per_frame)
     bound.restrict_to_modes(params, omega_max=1.5 / h, surrogate=not exact)
     n = 6 + bound.state_dim
-    body = _body_of(bound, replace(params, viscosity=latent_viscosity(params)))
+    body = _body_of(bound, params)
     contact = None if ground is None else Contact(
         height=float(ground), omega=contact_omega, friction=friction, damping=contact_damping
     )
@@ -673,7 +662,8 @@ class _Engine:
         external: LoadTable | None, exact: bool,
     ) -> None:  # fmt: skip
         assert exact or bound.surrogate is not None
-        elastic = bound.elasticity(MaterialParams(E=body.E, nu=body.nu))
+        elastic = bound.elasticity(MaterialParams(E=body.E, nu=body.nu,
+                                                  yield_stress=body.yield_stress))  # fmt: skip
         self.fast = FastDynamics(None if exact else bound.surrogate, body, contact=contact,
                                  elastic=elastic)  # fmt: skip
         self.fast.R0 = np.asarray(R0, dtype=np.float64)

@@ -74,14 +74,22 @@ class _Polynomial:
 
 class Elasticity:
     """Neo-Hookean elasticity of a point cloud with moving-least-squares deformation
-    gradients (the same discretisation as :class:`neurok.dynamics.LatentDynamics`)."""
+    gradients (the same discretisation as :class:`neurok.dynamics.LatentDynamics`), with
+    optional von Mises plasticity.
+
+    Plasticity (``yield_stress`` > 0, plasticine): each point's deformation gradient splits
+    as F = Fe Fp; the energy is that of the elastic part Fe = F Fp^-1, and after every step
+    :meth:`return_map` projects Fe back onto the yield surface, as the MPM's von Mises
+    material does (``mpm.materials.VonMises``: the deviatoric Hencky strain of Fe at most
+    yield_stress / (2 mu)). So a dent or a flattening the body is pushed into stays instead
+    of springing back."""
 
     def __init__(
         self, rest: np.ndarray, volume: np.ndarray, E: float, nu: float,
-        gradient: DeformationGradient | None = None,
+        gradient: DeformationGradient | None = None, yield_stress: float = 0.0,
     ) -> None:  # fmt: skip
         """``gradient``: the MLS discretisation of ``rest``, if already built (it depends on
-        the rest points only)."""
+        the rest points only). ``yield_stress`` [Pa]: 0 for an elastic body."""
         self.mu, self.lam = lame(E, nu)
         volume = np.asarray(volume, dtype=np.float64)
         # only points with a volume store energy (massless contact samples are neighbours
@@ -99,12 +107,21 @@ class Elasticity:
         cols = np.concatenate([np.arange(A * K), np.arange(A * K)])
         data = np.concatenate([np.ones(A * K), -np.ones(A * K)])
         self.operator = scipy.sparse.csr_matrix((data, (rows, cols)), shape=(N, A * K))
+        # von Mises: the largest deviatoric Hencky strain of Fe (0: elastic), and Fp^-1
+        # per owner (the state; identity at rest)
+        self.yield_strain = yield_stress / (2.0 * self.mu) if yield_stress > 0 else 0.0
+        self.plastic_inverse = np.tile(np.eye(3), (A, 1, 1)) if yield_stress > 0 else None
 
     def deformation_gradient(self, x: np.ndarray) -> np.ndarray:
         """(A, 3, 3) deformation gradients (or their rates, for velocities) of the points
         that have a volume."""
         dx = x[self.index] - x[self.owners, None, :]  # (A, K, 3)
         return np.matmul(dx.transpose(0, 2, 1), self.coef)
+
+    def elastic_part(self, x: np.ndarray) -> np.ndarray:
+        """(A, 3, 3) elastic deformation gradients Fe = F Fp^-1 (F itself without plasticity)."""
+        F = self.deformation_gradient(x)
+        return F if self.plastic_inverse is None else F @ self.plastic_inverse
 
     def scatter(self, P: np.ndarray) -> np.ndarray:
         """Per-point forces (N, 3) from the owners' stresses (A, 3, 3): d/dx of
@@ -114,14 +131,35 @@ class Elasticity:
 
     def gradient(self, x: np.ndarray) -> np.ndarray:
         """dV_elastic/dx (N, 3)."""
-        F = self.deformation_gradient(x)
+        F = self.elastic_part(x)
         cofactor, J = _cofactor(F)
         F_inv_T = cofactor / np.where(np.abs(J) > 1e-12, J, 1e-12)[:, None, None]
         log_j = np.log(np.maximum(J, 1e-3))[:, None, None]
         # psi uses max(J, 1e-3): below the clamp the log terms are constant in F
         active = (J > 1e-3)[:, None, None]
         P = self.mu * F + active * (-self.mu + self.lam * log_j) * F_inv_T
+        if self.plastic_inverse is not None:  # d psi(F Fp^-1) / dF = P(Fe) Fp^-T
+            P = P @ self.plastic_inverse.transpose(0, 2, 1)
         return self.scatter(P)
+
+    def return_map(self, x: np.ndarray) -> int:
+        """Project every point's elastic strain at positions ``x`` back onto the von Mises
+        yield surface (radial return of the deviatoric Hencky strain, as the MPM), updating
+        Fp^-1 so the total F is unchanged; returns how many points yielded (0 if elastic)."""
+        if self.plastic_inverse is None:
+            return 0
+        F = self.deformation_gradient(x)
+        U, sigma, Vt = np.linalg.svd(F @ self.plastic_inverse)
+        strain = np.log(np.maximum(sigma, 1e-6))
+        deviator = strain - strain.mean(axis=1, keepdims=True)
+        size = np.linalg.norm(deviator, axis=1)
+        excess = size - self.yield_strain
+        yielded = np.flatnonzero(excess > 0)
+        if len(yielded):
+            strain[yielded] -= (excess[yielded] / size[yielded])[:, None] * deviator[yielded]
+            elastic = U[yielded] @ (np.exp(strain[yielded])[:, :, None] * Vt[yielded])
+            self.plastic_inverse[yielded] = np.linalg.solve(F[yielded], elastic)
+        return len(yielded)
 
     def viscous_forces(self, x: np.ndarray, xdot: np.ndarray, viscosity: float) -> np.ndarray:
         """Kelvin-Voigt forces (N, 3) as in the MPM: Kirchhoff stress eta J (l + l^T) with
@@ -134,7 +172,8 @@ class Elasticity:
         return -self.scatter(viscosity * P)
 
     def energy(self, x: np.ndarray) -> float:
-        F = self.deformation_gradient(x)
+        """Stored elastic energy [J] (of the elastic part Fe for a plastic body)."""
+        F = self.elastic_part(x)
         J = np.maximum(np.linalg.det(F), 1e-3)
         psi = (0.5 * self.mu * (np.sum(F * F, axis=(1, 2)) - 3) - self.mu * np.log(J)
                + 0.5 * self.lam * np.log(J) ** 2)  # fmt: skip
@@ -188,7 +227,8 @@ class FastDynamics:
         """The body's elasticity (built on first use: the kinematics alone do not need it)."""
         if self._elastic is None:
             body = self._body
-            self._elastic = Elasticity(body.rest, self.volume, body.E, body.nu)
+            self._elastic = Elasticity(body.rest, self.volume, body.E, body.nu,
+                                       yield_stress=body.yield_stress)  # fmt: skip
         return self._elastic
 
     # -- kinematics ---------------------------------------------------------------------------
@@ -389,6 +429,8 @@ class FastDynamics:
         omega = _right_jacobian(theta) @ v1[3:6]
         q1[3:6] = 0.0
         v1[3:6] = omega
+        if self.elastic.plastic_inverse is not None:  # plastic flow at the step's end
+            self.elastic.return_map(self.kinematics(q1, np.zeros_like(q1))[0])
         return q1, v1
 
 
