@@ -380,6 +380,33 @@ def _plastic_forces(
 
 
 @njit(cache=True, error_model="numpy")
+def _deviatoric_strain(b: np.ndarray) -> float:
+    """Norm of the deviatoric Hencky strain of Fe from b = Fe Fe^T (symmetric, 3 x 3): the
+    strains are half the logarithms of b's eigenvalues, here in closed form (the
+    trigonometric solution of the characteristic cubic), a fraction of an SVD's cost."""
+    off = b[0, 1] ** 2 + b[0, 2] ** 2 + b[1, 2] ** 2
+    mean = (b[0, 0] + b[1, 1] + b[2, 2]) / 3.0
+    if off == 0.0:
+        e0, e1, e2 = b[0, 0], b[1, 1], b[2, 2]
+    else:
+        spread = (b[0, 0] - mean) ** 2 + (b[1, 1] - mean) ** 2 + (b[2, 2] - mean) ** 2
+        p = np.sqrt((spread + 2.0 * off) / 6.0)
+        c00, c11, c22 = (b[0, 0] - mean) / p, (b[1, 1] - mean) / p, (b[2, 2] - mean) / p
+        c01, c02, c12 = b[0, 1] / p, b[0, 2] / p, b[1, 2] / p
+        half_det = 0.5 * (c00 * (c11 * c22 - c12 * c12) - c01 * (c01 * c22 - c12 * c02)
+                          + c02 * (c01 * c12 - c11 * c02))  # fmt: skip
+        angle = np.arccos(min(max(half_det, -1.0), 1.0)) / 3.0
+        e0 = mean + 2.0 * p * np.cos(angle)
+        e2 = mean + 2.0 * p * np.cos(angle + 2.0 * np.pi / 3.0)
+        e1 = 3.0 * mean - e0 - e2
+    s0 = 0.5 * np.log(max(e0, 1e-12))
+    s1 = 0.5 * np.log(max(e1, 1e-12))
+    s2 = 0.5 * np.log(max(e2, 1e-12))
+    m = (s0 + s1 + s2) / 3.0
+    return np.sqrt((s0 - m) ** 2 + (s1 - m) ** 2 + (s2 - m) ** 2)
+
+
+@njit(cache=True, error_model="numpy")
 def _return_map(model: Model, q: np.ndarray) -> None:
     """Plastic flow at the end of a step (as fast.Elasticity.return_map): each owner's
     elastic strain, at the body-frame positions of state q, radially returned onto the von
@@ -391,7 +418,10 @@ def _return_map(model: Model, q: np.ndarray) -> None:
     limit = model.settings[8]
     for a in range(model.neighbours.shape[0]):
         F = _gradient_at(a, model.owners, model.neighbours, model.gradient_coef, y)
-        U, sigma, Vt = np.linalg.svd(_mul3(F, model.plastic_inverse[a]))
+        Fe = _mul3(F, model.plastic_inverse[a])
+        if _deviatoric_strain(_mul3(Fe, np.ascontiguousarray(Fe.T))) <= limit:
+            continue  # inside the yield surface (most points, most steps): no SVD needed
+        U, sigma, Vt = np.linalg.svd(Fe)
         strain = np.log(np.maximum(sigma, 1e-6))
         deviator = strain - strain.mean()
         size = np.sqrt(deviator @ deviator)

@@ -263,6 +263,27 @@ def test_the_floor_is_soft_for_elastic_bodies_and_stops_plasticine(box: trimesh.
     assert rise[0.0] > 1.4 * rise[3000.0], rise
 
 
+def test_closed_form_yield_check_matches_the_svd() -> None:
+    """The compiled return mapping skips the SVD for points inside the yield surface, judged
+    by the deviatoric Hencky strain from the closed-form eigenvalues of Fe Fe^T: it equals
+    the one from the singular values of Fe to 1e-12 (random Fe from 1e-4 to 30 % strain,
+    and the degenerate cases of a rotation and a pure stretch)."""
+    from scipy.spatial.transform import Rotation as Rot
+
+    from neurok.compiled import _deviatoric_strain
+
+    rng = np.random.default_rng(0)
+    cases = [Rot.from_rotvec([0.3, -0.2, 1.0]).as_matrix(), np.diag([1.3, 1.3**-0.5, 1.3**-0.5])]
+    cases += [np.eye(3) + rng.normal(scale=scale, size=(3, 3))
+              for scale in (1e-4, 0.05, 0.3) for _ in range(100)]  # fmt: skip
+    for Fe in cases:
+        if np.linalg.det(Fe) < 0.1:
+            continue
+        strain = np.log(np.linalg.svd(Fe, compute_uv=False))
+        expected = np.linalg.norm(strain - strain.mean())
+        assert abs(_deviatoric_strain(Fe @ Fe.T) - expected) < 1e-12, Fe
+
+
 def test_plasticine_keeps_the_deformation_of_its_impact(box: trimesh.Trimesh) -> None:
     """Dropped 0.2 m onto the floor, a box that yields (von Mises, 300 Pa) keeps part of the
     deformation of its impact once it has settled: RMS distance of its points from the rest
