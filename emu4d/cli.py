@@ -130,7 +130,8 @@ def _cmd_neurok_simulate(args: argparse.Namespace) -> int:
     mesh.apply_translation([-(low[0] + high[0]) / 2, -(low[1] + high[1]) / 2, args.height - low[2]])
     E, nu, density = args.material
     traj = simulate(
-        model, mesh, material={"E": E, "nu": nu, "density": density, "viscosity": args.viscosity},
+        model, mesh, material={"E": E, "nu": nu, "density": density, "viscosity": args.viscosity,
+                               "yield_stress": args.yield_stress},
         velocity=args.velocity, angular_velocity=args.spin, duration=args.duration,
         progress=not args.quiet,
     )  # fmt: skip
@@ -192,6 +193,9 @@ def _add_neurok_commands(sub: Any) -> None:
     simulate.add_argument("--material", type=_vector, default=(5e4, 0.3, 1000.0),
                           help="E,nu,density (default 5e4,0.3,1000)")  # fmt: skip
     simulate.add_argument("--viscosity", type=float, default=10.0, help="[Pa s] (default 10)")
+    simulate.add_argument("--yield-stress", type=float, default=0.0,
+                          help="von Mises yield stress [Pa]: > 0 makes it plasticine (about "
+                          "3e3 with --material 1e5,0.3,1400); default 0, elastic")  # fmt: skip
     simulate.add_argument("--duration", type=float, default=1.0, help="[s] (default 1)")
     simulate.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     simulate.set_defaults(handler=_cmd_neurok_simulate)
