@@ -44,8 +44,8 @@ class Model(NamedTuple):
     gradient_coef: np.ndarray  # (A, K, 3) MLS coefficients: F = sum_j dx_j (x) b_j
     volume: np.ndarray  # (A,) [m^3]
     latent_stiffness: np.ndarray  # (k, k) elastic stiffness of the latents at rest
-    # (9,) mu, lam, viscosity, gravity?, contact?, omega, damping, friction, and the von
-    # Mises yield strain (0: elastic)
+    # (10,) mu, lam, viscosity, gravity?, contact?, omega, damping, friction, the von
+    # Mises yield strain (0: elastic), and whether the floor damps separation too
     settings: np.ndarray
     plastic_inverse: np.ndarray  # (A, 3, 3) Fp^-1 of the owners, updated in place (plastic)
     slip_speed: float  # [m/s], regularises Coulomb friction
@@ -66,7 +66,7 @@ def build(dynamics: FastDynamics, loads: LoadTable | None = None) -> Model:
         elastic.mu, elastic.lam, dynamics.viscosity, float(dynamics.gravity),
         float(contact is not None), contact.omega if contact else 0.0,
         contact.damping if contact else 0.0, contact.friction if contact else 0.0,
-        elastic.yield_strain,
+        elastic.yield_strain, float(contact.damp_separation) if contact else 0.0,
     ], dtype=np.float64)  # fmt: skip
     empty = loads is None
     f64 = np.ascontiguousarray
@@ -491,7 +491,8 @@ def _forces(
             # damping and friction only while the point still approaches the floor (as the
             # MPM's grid rule): the rebound the body's elasticity returns loses nothing
             approaching = xdot[p, 2] < 0.0
-            damp = -2 * damping * omega * m * xdot[p, 2] if approaching else 0.0
+            damped = approaching or s[9] > 0  # (an inelastic floor damps separation too)
+            damp = -2 * damping * omega * m * xdot[p, 2] if damped else 0.0
             speed = np.sqrt(xdot[p, 0] ** 2 + xdot[p, 1] ** 2 + model.slip_speed**2)
             rate = min(friction * (normal + damp) / (m * speed), max_rate) if approaching else 0.0
             f[p, 0] -= rate * m * xdot[p, 0]
@@ -643,7 +644,7 @@ def _system(
             approaching = xdot[p, 2] < 0.0
             rate = min(friction * normal / (m * speed), max_rate) if approaching else 0.0
             kz, dt_ = m * omega**2, m * rate
-            dz = m * 2 * damping * omega if approaching else 0.0
+            dz = m * 2 * damping * omega if (approaching or s[9] > 0) else 0.0
             for i in range(n):
                 for j in range(n):
                     K[i, j] += kz * row[2, i] * row[2, j]

@@ -79,14 +79,18 @@ class Contact:
     leaves a separating node alone: at the default critical damping an arriving point is
     stopped, and the bounce comes from the body's elasticity, undamped by the floor (damping
     the rebound as well put the held-out rollouts 1.4 % of the diagonal further off over the
-    clip; benchmarks/RESULTS.md). :func:`neurok.simulate` keeps these defaults for
-    plasticine and gives an elastic body a softer spring (:func:`neurok.emulator.contact_law`)."""
+    clip; benchmarks/RESULTS.md). ``damp_separation`` makes the damping act both ways while a
+    point is in the floor (friction still only on approach): an inelastic floor that gives
+    back little of the spring's energy, for plasticine, whose impact goes into plastic flow.
+    :func:`neurok.simulate` gives an elastic body a softer spring and plasticine a stiff,
+    overdamped, inelastic one (:func:`neurok.emulator.contact_law`)."""
 
     height: float = 0.0
     omega: float = 600.0
     damping: float = 1.0
     friction: float = 0.4
     slip_speed: float = 0.02
+    damp_separation: bool = False
 
 
 DEFAULT_CONTACT = Contact()
@@ -247,8 +251,10 @@ class LatentDynamics:
             normal_force = self.contact_mass * (c.omega**2 * torch.relu(self.floor - x[:, 2]))
             # the floor damps only approach, as the MPM's grid rule removes only the normal
             # velocity towards it: the rebound the body's elasticity returns is not damped
+            # (unless the floor is inelastic, damp_separation)
             approaching = inside * (xdot[:, 2] < 0.0).to(x.dtype)
-            damping = -2 * c.damping * c.omega * self.contact_mass * xdot[:, 2] * approaching
+            damped = inside if c.damp_separation else approaching
+            damping = -2 * c.damping * c.omega * self.contact_mass * xdot[:, 2] * damped
             tangential = xdot[:, :2]
             speed = torch.sqrt(torch.sum(tangential * tangential, dim=-1) + c.slip_speed**2)
             # regularised Coulomb friction as a drag rate [1/s], capped at what stops the

@@ -88,7 +88,7 @@ CONTACT_STIFFNESS = 4.4
 CONTACT_DAMPING = 0.6
 # Plasticine: damping ratio of its stiff floor contact (calibrated on the 8 training
 # plasticine drops and tosses; benchmarks/RESULTS.md).
-PLASTIC_CONTACT_DAMPING = 3.0
+PLASTIC_CONTACT_DAMPING = 10.0
 # Integration step when none is given [s]: the coarse step unless the floor's spring needs
 # the fine one (see default_step; benchmarks/RESULTS.md has the comparison).
 COARSE_STEP = 1.0 / 120.0
@@ -105,7 +105,9 @@ def contact_law(material: MaterialParams, diagonal: float) -> tuple[float, float
     the body's own squash, CONTACT_STIFFNESS sqrt(E / rho) / diagonal, and lightly damped,
     because elastic squash gives its energy back. Plasticine: its impact energy goes into
     plastic flow, so the contact stays stiff (the omega of :class:`neurok.dynamics.Contact`)
-    and overdamped (PLASTIC_CONTACT_DAMPING)."""
+    and overdamped (PLASTIC_CONTACT_DAMPING), and :func:`simulate` makes it inelastic (its
+    damping also acts while a point leaves the floor, ``Contact.damp_separation``), so the
+    spring does not give back the energy of the impact."""
     if material.yield_stress > 0:
         return DEFAULT_CONTACT.omega, PLASTIC_CONTACT_DAMPING
     omega = CONTACT_STIFFNESS * np.sqrt(material.E / material.density) / diagonal
@@ -600,7 +602,8 @@ def simulate(
     n = 6 + bound.state_dim
     body = _body_of(bound, params)
     contact = None if ground is None else Contact(
-        height=float(ground), omega=contact_omega, friction=friction, damping=contact_damping
+        height=float(ground), omega=contact_omega, friction=friction, damping=contact_damping,
+        damp_separation=params.yield_stress > 0,  # plasticine: an inelastic floor
     )
     q, qdot = np.zeros(n), np.zeros(n)
     R0 = np.eye(3)

@@ -295,7 +295,8 @@ class FastDynamics:
             inside = (x[:, 2] < self.floor).astype(float)
             normal_force = self.contact_mass * c.omega**2 * np.maximum(self.floor - x[:, 2], 0.0)
             approaching = inside * (xdot[:, 2] < 0.0)  # the floor only resists approach
-            damping = -2 * c.damping * c.omega * self.contact_mass * xdot[:, 2] * approaching
+            damped = inside if c.damp_separation else approaching  # (or is inelastic)
+            damping = -2 * c.damping * c.omega * self.contact_mass * xdot[:, 2] * damped
             tangential = xdot[:, :2]
             speed = np.sqrt(np.sum(tangential * tangential, axis=1) + c.slip_speed**2)
             support = normal_force + damping
@@ -362,7 +363,8 @@ class FastDynamics:
                 Jz = J3[:, 2, :]
                 K += Jz.T @ ((m * c.omega**2)[:, None] * Jz)
                 approaching = xdot[inside, 2] < 0.0
-                D += Jz.T @ ((m * 2 * c.damping * c.omega * approaching)[:, None] * Jz)
+                damped = np.ones_like(approaching) if c.damp_separation else approaching
+                D += Jz.T @ ((m * 2 * c.damping * c.omega * damped)[:, None] * Jz)
                 normal = m * c.omega**2 * (self.floor[inside] - x[inside, 2])
                 tangential = xdot[inside, :2]
                 speed = np.sqrt(np.sum(tangential * tangential, axis=1) + c.slip_speed**2)

@@ -242,10 +242,12 @@ def test_the_floor_is_soft_for_elastic_bodies_and_stops_plasticine(box: trimesh.
     """The floor contact follows the material (neurok.emulator.contact_law): an elastic box
     meets a soft, lightly damped spring (the squash its latent modes cannot express) and
     rebounds; a plasticine box of the same E and density (yield stress > 0) meets a stiff,
-    overdamped one, because its impact energy goes into plastic flow. Dropped 0.1 m: the
-    elastic box's centre comes closer to the floor (measured 40 against 52 mm; asserted
-    5 mm apart) and rises more after the impact (44 against 26 mm; asserted 1.4x); what the
-    spring lets below the floor is recorded on it (no point below z = 0)."""
+    overdamped, inelastic one (its damping also acts while a point leaves the floor), because
+    its impact energy goes into plastic flow. Dropped 0.1 m: the elastic box's centre comes
+    closer to the floor (measured 40 against 52 mm; asserted 5 mm apart) and rises after the
+    impact (44 mm) where the plasticine box stays down (1.3 mm; asserted below 5 mm: with
+    the damping on approach only it rose 25 mm); what the spring lets below the floor is
+    recorded on it (no point below z = 0)."""
     lifted = box.copy()
     lifted.apply_translation([0.0, 0.0, 0.1 - box.bounds[0][2]])
     lowest, rise = {}, {}
@@ -260,7 +262,7 @@ def test_the_floor_is_soft_for_elastic_bodies_and_stops_plasticine(box: trimesh.
         lowest[yield_stress] = centre[impact]
         rise[yield_stress] = centre[impact:].max() - centre[impact]
     assert lowest[0.0] < lowest[3000.0] - 0.005, lowest
-    assert rise[0.0] > 1.4 * rise[3000.0], rise
+    assert rise[0.0] > 0.03 and rise[3000.0] < 0.005, rise
 
 
 def test_closed_form_yield_check_matches_the_svd() -> None:
@@ -285,30 +287,31 @@ def test_closed_form_yield_check_matches_the_svd() -> None:
 
 
 def test_plasticine_keeps_the_deformation_of_its_impact(box: trimesh.Trimesh) -> None:
-    """Dropped 0.2 m onto the floor, a box that yields (von Mises, 300 Pa) keeps part of the
-    deformation of its impact once it has settled: RMS distance of its points from the rest
-    shape, after the best rigid alignment, above 0.3 mm at 1 s (measured 0.7 mm) and the same
-    over the last 5 frames (0.05 mm); the same box that never yields (1e12 Pa) springs back
-    to its rest shape (below 0.05 mm; measured 0). Without the return mapping both spring
-    back."""
+    """Thrown down at 2 m/s from 0.3 m onto the floor, a box that yields (von Mises, 100 Pa)
+    keeps part of the deformation of its impact once it has settled: RMS distance of its
+    points from the rest shape, after the best rigid alignment, above 0.5 mm at 1 s
+    (measured 0.92 mm) and the same over the last 5 frames (0.05 mm); the same box that
+    never yields (1e12 Pa) ends closer to its rest shape (below 0.3 mm; measured 0.20 mm,
+    the sag of a body resting on a few points). Without the return mapping both end at
+    0.20 mm. (The shipped model's plasticine bunny is checked in tests/neurok/test_cli.py.)"""
     from neurok.geometry import kabsch
 
     lifted = box.copy()
     lifted.apply_translation([0.0, 0.0, 0.3 - box.bounds[0][2]])
     kept = {}
-    for yield_stress in (300.0, 1e12):
+    for yield_stress in (100.0, 1e12):
         material = {"E": 3e4, "nu": 0.3, "density": 500.0, "viscosity": 5.0,
                     "yield_stress": yield_stress}  # fmt: skip
-        traj = neurok.simulate(_model(), lifted, material=material, num_points=48,
-                               contact_points=24, progress=False)  # fmt: skip
+        traj = neurok.simulate(_model(), lifted, material=material, velocity=(0.0, 0.0, -2.0),
+                               num_points=48, contact_points=24, progress=False)  # fmt: skip
         points = traj.tracks["object"].positions.astype(np.float64)
         deviation = []
         for frame in points[-5:]:
             R, shift = kabsch(frame, points[0])
             deviation.append(np.sqrt(np.mean(np.sum((frame @ R.T + shift - points[0]) ** 2, 1))))
         kept[yield_stress] = np.asarray(deviation)
-    assert kept[300.0].min() > 3e-4 and np.ptp(kept[300.0]) < 5e-5, kept
-    assert kept[1e12].max() < 5e-5, kept
+    assert kept[100.0].min() > 5e-4 and np.ptp(kept[100.0]) < 5e-5, kept
+    assert kept[1e12].max() < 3e-4, kept
 
 
 def test_the_default_step_resolves_the_floor_spring(box: trimesh.Trimesh) -> None:
@@ -441,9 +444,11 @@ def test_compiled_integrator_takes_the_numpy_steps(
     momentum, and the two implementations' rounding ends the iterations at different points
     (measured 0.8-1.6e-7 on this throw and on variants without friction or viscosity). A
     compiled step with the elastic forces, the decoder's curvature term or the frame's
-    Coriolis terms left out misses by 1e-4 or more. As plasticine (yield stress 200 Pa) the
-    impact makes points yield, and both end with the same plastic state (Fp^-1 within 1e-6;
-    without the compiled return mapping it misses by more than 1e-3)."""
+    Coriolis terms left out misses by 1e-4 or more. As plasticine (yield stress 200 Pa, on
+    the inelastic floor) the impact makes points yield, and both end with the same plastic
+    state (Fp^-1 within 1e-6, measured 3e-9; without the compiled return mapping the state
+    misses by more than 1e-3, without the floor's separation damping in the compiled
+    iteration matrix the velocities miss by more than 1e-6)."""
     from neurok import compiled
     from neurok.dynamics import Contact
     from neurok.emulator import Load, LoadTable
@@ -459,7 +464,8 @@ def test_compiled_integrator_takes_the_numpy_steps(
                                                         center=(0.05, 0.0, 0.5))),
              Load(impulse=(0.2, 0.0, 0.1), start=0.1)]  # fmt: skip
     table = LoadTable(loads, bound.rest, body.mass.numpy(), h)
-    contact = Contact(height=0.38, friction=0.4)
+    # plasticine meets the inelastic floor simulate gives it
+    contact = Contact(height=0.38, friction=0.4, damp_separation=yield_stress > 0)
     fast = FastDynamics(bound.surrogate, body, contact=contact)
     fast.external = table
     # a twin for the compiled run: the compiled model shares its elasticity's plastic state
@@ -617,6 +623,29 @@ def test_ground_damping_acts_only_while_a_point_approaches_the_floor(
         damping = (forces(moving) - forces(resting))[:, 2]
         np.testing.assert_allclose(damping[inside & down], expected[inside & down], rtol=1e-9)
         assert np.abs(damping[~(inside & down)]).max() < 1e-12, forces.__name__
+
+
+def test_an_inelastic_floor_damps_separation_too(box: trimesh.Trimesh) -> None:
+    """With ``damp_separation`` (the floor simulate gives plasticine) the normal damping acts
+    both ways while a point is in the floor: -2 zeta omega m v_z for a point moving down and
+    for one moving up (to 1e-9 relative), nothing above the floor (below 1e-12 N); friction
+    still only on approach, as before. In all three implementations, and in the iteration
+    matrix of both integrators (a missing separation term there makes the compiled and NumPy
+    steps differ, which the compiled-integrator test catches)."""
+    x, fast, contact, implementations = _contact_forces(
+        box, {"friction": 0.0, "damping": 3.0, "damp_separation": True}
+    )
+    inside = x[:, 2] < fast.floor
+    down = np.arange(len(x)) % 2 == 0
+    assert (inside & down).sum() > 5 and (inside & ~down).sum() > 5
+    moving = np.zeros_like(x)
+    moving[:, 2] = np.where(down, -0.4, 0.4)
+    resting = np.zeros_like(x)
+    expected = -2 * contact.damping * contact.omega * fast.contact_mass * moving[:, 2]
+    for forces in implementations:
+        damping = (forces(moving) - forces(resting))[:, 2]
+        np.testing.assert_allclose(damping[inside], expected[inside], rtol=1e-9)
+        assert np.abs(damping[~inside]).max() < 1e-12, forces.__name__
 
 
 def test_bound_shapes_reuse_the_working_copy_until_the_model_changes(
