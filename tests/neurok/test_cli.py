@@ -75,9 +75,10 @@ def test_neurok_simulate_drops_the_bunny_with_the_shipped_checkpoint(tmp_path) -
 def test_neurok_simulate_drops_plasticine_that_keeps_its_flattening(tmp_path) -> None:
     """--yield-stress makes the body plasticine: the bunny dropped like the one above (but
     E 1e5 Pa, 1400 kg/m^3, yield stress 3.5 kPa) ends flatter than at rest (its height at
-    1 s below 98 % of the rest height; measured 94 %) and no lower than 3/4 of it: it
-    stays upright where it landed (within 5 cm; measured 1.8 cm); the material is recorded
-    in the metadata. A negative yield stress is refused (exit 2), nothing written."""
+    1 s below 97 % of the rest height; measured 94.5 %; the same body with a yield stress
+    it never reaches ends at 98.5 %) and no lower than 3/4 of it: it stays upright where
+    it landed (within 5 cm; measured 0.2 cm); the material is recorded in the metadata. A
+    negative yield stress is refused (exit 2), nothing written."""
     import numpy as np
 
     import mpm
@@ -90,7 +91,7 @@ def test_neurok_simulate_drops_plasticine_that_keeps_its_flattening(tmp_path) ->
     assert traj.metadata["neurok"]["material"]["yield_stress"] == 3500.0
     x = traj.tracks["object_surface"].positions.astype(np.float64)
     rest_height = np.ptp(x[0, :, 2])
-    assert 0.75 * rest_height < np.ptp(x[-1, :, 2]) < 0.98 * rest_height
+    assert 0.75 * rest_height < np.ptp(x[-1, :, 2]) < 0.97 * rest_height
     assert np.linalg.norm(x[-1].mean(axis=0)[:2] - x[0].mean(axis=0)[:2]) < 0.05
     assert main([*args, "--yield-stress", "-1", "-o", str(tmp_path / "bad")]) == 2
     assert not (tmp_path / "bad").exists()
