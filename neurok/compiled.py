@@ -299,23 +299,35 @@ def _internal_forces(
             s20 += w * (t02 * c00 + t12 * c10 + t22 * c20)
             s21 += w * (t02 * c01 + t12 * c11 + t22 * c21)
             s22 += w * (t02 * c02 + t12 * c12 + t22 * c22)
-        vol = volume[a]
-        t0 = t1 = t2 = 0.0
-        for j in range(K):
-            nb = neighbours[a, j]
-            b0, b1, b2 = vol * coef[a, j, 0], vol * coef[a, j, 1], vol * coef[a, j, 2]
-            p0 = s00 * b0 + s01 * b1 + s02 * b2
-            p1 = s10 * b0 + s11 * b1 + s12 * b2
-            p2 = s20 * b0 + s21 * b1 + s22 * b2
-            out[nb, 0] -= p0
-            out[nb, 1] -= p1
-            out[nb, 2] -= p2
-            t0 += p0
-            t1 += p1
-            t2 += p2
-        out[o, 0] += t0
-        out[o, 1] += t1
-        out[o, 2] += t2
+        _scatter(a, o, volume[a], neighbours, coef, out,
+                 s00, s01, s02, s10, s11, s12, s20, s21, s22)  # fmt: skip
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _scatter(
+    a: int, o: int, vol: float, neighbours: np.ndarray, coef: np.ndarray, out: np.ndarray,
+    s00: float, s01: float, s02: float, s10: float, s11: float, s12: float,
+    s20: float, s21: float, s22: float,
+) -> None:  # fmt: skip
+    """out -= the pair forces of owner ``a`` (point ``o``, volume ``vol``) with stress S:
+    -vol S b_j on each neighbour j and the sum of them back on the owner (as
+    fast.Elasticity.scatter)."""
+    t0 = t1 = t2 = 0.0
+    for j in range(neighbours.shape[1]):
+        nb = neighbours[a, j]
+        b0, b1, b2 = vol * coef[a, j, 0], vol * coef[a, j, 1], vol * coef[a, j, 2]
+        p0 = s00 * b0 + s01 * b1 + s02 * b2
+        p1 = s10 * b0 + s11 * b1 + s12 * b2
+        p2 = s20 * b0 + s21 * b1 + s22 * b2
+        out[nb, 0] -= p0
+        out[nb, 1] -= p1
+        out[nb, 2] -= p2
+        t0 += p0
+        t1 += p1
+        t2 += p2
+    out[o, 0] += t0
+    out[o, 1] += t1
+    out[o, 2] += t2
 
 
 @njit(cache=True, error_model="numpy")
@@ -340,7 +352,7 @@ def _plastic_forces(
     mu: float, lam: float, plastic_inverse: np.ndarray, x: np.ndarray, out: np.ndarray,
 ) -> None:  # fmt: skip
     """out -= dV_elastic/dx of a plastic body (as fast.Elasticity.gradient): the neo-Hookean
-    stress of Fe = F Fp^-1, times Fp^-T, scattered like :func:`_internal_forces`."""
+    stress of Fe = F Fp^-1, times Fp^-T, scattered by :func:`_scatter`."""
     for a in range(neighbours.shape[0]):
         Fp_inv = plastic_inverse[a]
         Fe = _mul3(_gradient_at(a, owners, neighbours, coef, x), Fp_inv)
@@ -359,24 +371,8 @@ def _plastic_forces(
         safe = det if abs(det) > 1e-12 else 1e-12
         g = (-mu + lam * np.log(max(det, 1e-3))) / safe if det > 1e-3 else 0.0
         P = _mul3(mu * Fe + g * c, np.ascontiguousarray(Fp_inv.T))
-        vol = volume[a]
-        o = owners[a]
-        t0 = t1 = t2 = 0.0
-        for j in range(neighbours.shape[1]):
-            nb = neighbours[a, j]
-            b0, b1, b2 = vol * coef[a, j, 0], vol * coef[a, j, 1], vol * coef[a, j, 2]
-            p0 = P[0, 0] * b0 + P[0, 1] * b1 + P[0, 2] * b2
-            p1 = P[1, 0] * b0 + P[1, 1] * b1 + P[1, 2] * b2
-            p2 = P[2, 0] * b0 + P[2, 1] * b1 + P[2, 2] * b2
-            out[nb, 0] -= p0
-            out[nb, 1] -= p1
-            out[nb, 2] -= p2
-            t0 += p0
-            t1 += p1
-            t2 += p2
-        out[o, 0] += t0
-        out[o, 1] += t1
-        out[o, 2] += t2
+        _scatter(a, owners[a], volume[a], neighbours, coef, out, P[0, 0], P[0, 1], P[0, 2],
+                 P[1, 0], P[1, 1], P[1, 2], P[2, 0], P[2, 1], P[2, 2])  # fmt: skip
 
 
 @njit(cache=True, error_model="numpy")
