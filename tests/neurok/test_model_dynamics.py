@@ -480,7 +480,9 @@ def test_compiled_integrator_takes_the_numpy_steps(
         q, qdot = fast.step(q, qdot, h, i * h)
     got_q, got_v, got_R, evaluations = compiled.advance(native, np.eye(3), q0, v0, h, 0.0, 60, 3)
     assert evaluations > 3 * 60  # the impact split some steps
-    assert q[2] < bound.centre[2] - 0.04  # it fell onto the floor and stayed there
+    # it fell onto the floor and stayed there (the plastic body, deformed by the impact,
+    # keeps its frame origin 0.046 m down instead of 0.063 m)
+    assert q[2] < bound.centre[2] - (0.04 if yield_stress else 0.05)
     np.testing.assert_allclose(got_q, q, atol=1e-8)
     np.testing.assert_allclose(got_v, qdot, atol=1e-6, rtol=0)
     np.testing.assert_allclose(got_R, fast.R0, atol=1e-8)
