@@ -8,10 +8,11 @@ Reports, in one run on the same machine:
   and a PCA linear subspace of the same dimension; ``ablation`` adds NeuROK without its active
   subspace, ``nearest`` a nearest-training-shape retrieval.
 - Rollout: surface Chamfer between the emulated and the MPM surface over 1 s (mean, worst
-  frame, before the first ground contact, through the first bounce) for the held-out drops
-  and tosses, initial state fitted to the first MPM frame, split into shape (Chamfer after the
-  best rigid alignment) and placement (centroid distance); wall-clock time of the emulator
-  and of the MPM run of the same clip, in this process.
+  frame, before the first ground contact, through the first bounce) for the held-out drops,
+  tosses and impulses (the same blow as the MPM run's), initial state fitted to the first MPM
+  frame, split into shape (Chamfer after the best rigid alignment) and placement (centroid
+  distance), also per condition; wall-clock time of the emulator and of the MPM run of the
+  same clip, in this process. (Pokes are not emulated: they need the moving collider.)
 - Energy: total-energy drift over 200 undamped steps at two latent amplitudes.
 ``--calibrate`` scores ground damping ratios on the training drops instead.
 Writes a JSON summary (``--out``) and prints it.
@@ -33,8 +34,16 @@ from scipy.interpolate import RegularGridInterpolator
 from scipy.spatial import cKDTree
 
 import neurok
-from neurok.data import DatasetIndex, Sequence, load_index, simulate_sequence
-from neurok.emulator import BoundShape, MaterialParams, _body_of, surface_samples
+from neurok.data import (
+    IMPULSE_TIME,
+    DatasetIndex,
+    Sequence,
+    impulse_blow,
+    load_index,
+    placement,
+    simulate_sequence,
+)
+from neurok.emulator import BoundShape, Load, MaterialParams, _body_of, surface_samples
 from neurok.fast import FastDynamics
 from neurok.geometry import chamfer, kabsch, surface_chamfer, voxel_iou
 from neurok.ik import fit_bound, rigid_icp
@@ -151,20 +160,35 @@ def retrieval_scores(train: list, seq: Sequence, frame: int, scale: float,
     return {"cd_l1": l1, "cd_l2": l2}
 
 
-EMULATED = ("drop", "toss")  # conditions the emulator reproduces from the first frame alone
+# conditions the emulator reproduces from the first frame (and, for an impulse, the blow)
+EMULATED = ("drop", "toss", "impulse")
+
+
+def blow(seq: Sequence) -> list[Load]:
+    """The loads of a sequence's condition for the emulator: an impulse condition's blow (the
+    same impulse on the same region at the same time as the MPM run), else none."""
+    if seq.spec.condition["kind"] != "impulse":
+        return []
+    center, extent, _ = placement(seq.spec, seq.cells_per_size)
+    mesh = trimesh.Trimesh(seq.rest_vertices, seq.faces, process=False)
+    mass = float(mesh.volume) * float(seq.spec.material["density"])
+    impulse, region = impulse_blow(seq.spec.condition, center, extent, mass)
+    return [Load(impulse=tuple(impulse.tolist()), start=IMPULSE_TIME, region=region)]
 
 
 def emulate(model: neurok.NeuROK, seq: Sequence, contact_damping: float | None = None) -> Any:
-    """Emulate a drop or toss from the MPM sequence's first frame (positions and velocities of
-    128 of its recorded particles); returns (trajectory, wall-clock seconds)."""
+    """Emulate a drop, toss or impulse from the MPM sequence's first frame (positions and
+    velocities of 128 of its recorded particles); returns (trajectory, wall-clock seconds)."""
     mesh = trimesh.Trimesh(seq.rest_vertices, seq.faces, process=False)
     sub = slice(None, None, 4)  # 128 of the 512 recorded particles drive the dynamics
     extra = {} if contact_damping is None else {"contact_damping": contact_damping}
+    loads = blow(seq)
     start = time.perf_counter()
     traj = neurok.simulate(
         model, mesh, material=MaterialParams.of(seq.spec.material),
         observed=(seq.points[0][sub], seq.velocities[0][sub]), points=seq.rest_points[sub],
-        duration=(seq.num_frames - 1) / seq.fps, fps=seq.fps, progress=False, **extra,
+        duration=(seq.num_frames - 1) / seq.fps, fps=seq.fps, loads=loads, progress=False,
+        **extra,
     )  # fmt: skip
     return traj, time.perf_counter() - start
 
@@ -248,8 +272,8 @@ def calibrate(model: neurok.NeuROK, index: DatasetIndex, values: list[float]) ->
     bounces least: after the first bounce the emulated body drifts away from MPM's, and one
     that stays near the mean position is closer on average. MPM itself is not chaotic here:
     two runs 1 mm or 0.5 degrees apart stay within 0.2-1.6 %, see RESULTS.md.)"""
-    cases = [s for s in index.sequences("train")
-             if s.spec.condition["kind"] in EMULATED and s.spec.material["type"] == "elastic"]
+    cases = [s for s in index.sequences("train") if s.spec.condition["kind"] in ("drop", "toss")
+             and s.spec.material["type"] == "elastic"]  # fmt: skip
     scores = {}
     for value in values:
         errors = [rollout_errors(emulate(model, seq, value)[0], seq, 256)[: first_bounce(seq)]
@@ -349,7 +373,7 @@ def main() -> None:
         warm_up(model, heldout)
         for seq in heldout:
             if seq.spec.condition["kind"] not in EMULATED:
-                continue  # pokes and impulses need the collider / region: listed below
+                continue  # pokes need the moving collider: listed below
             try:
                 rollouts.append(rollout(model, seq))
             except neurok.LatentError as error:  # reported, not hidden: it diverged
@@ -362,6 +386,12 @@ def main() -> None:
                       "chamfer_first_bounce", "shape_chamfer_mean", "shape_chamfer_first_bounce",
                       "centroid_error_mean", "centroid_error_first_bounce", "wall_s", "mpm_s")
         } if finished else {}  # fmt: skip
+        summary["rollout_mean_by_condition"] = {
+            kind: {k: float(np.mean([r[k] for r in finished if r["condition"] == kind]))
+                   for k in ("chamfer_mean", "chamfer_first_bounce", "shape_chamfer_mean",
+                             "centroid_error_mean")}
+            for kind in EMULATED if any(r["condition"] == kind for r in finished)
+        }  # fmt: skip
         if finished:
             speedups = [r["speedup"] for r in finished]
             summary["speedup_median"] = float(np.median(speedups))

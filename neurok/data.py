@@ -32,6 +32,7 @@ from neurok.errors import DatasetError
 FORMAT_VERSION = 1
 FAMILIES = ("box", "sphere", "cylinder", "torus", "bunny", "star_prism")
 CONDITIONS = ("drop", "toss", "poke", "impulse")
+IMPULSE_TIME = 0.1  # [s] when the blow of an "impulse" condition is given
 GRAVITY = 9.81
 _MESHES = {"bunny": "assets/meshes/bunny.obj", "star_prism": "assets/meshes/star_prism.obj"}
 
@@ -256,16 +257,12 @@ def simulate_sequence(
     import time
 
     start = time.perf_counter()
-    probe = spec.shape.build()
-    low, high = (np.asarray(b, dtype=np.float64) for b in probe.bounds())
-    extent = high - low
-    dx = float(max(extent) / cells_per_size)
+    center, extent, dx = placement(spec, cells_per_size)
     condition = spec.condition
-    bottom = float(condition.get("height", 0.0)) + 0.25 * dx
-    center = (0.0, 0.0, bottom + extent[2] / 2)
     shape = spec.shape.build(center)
     low_corner = np.array([-1.0, -1.0, -3 * dx])  # 1 m of horizontal room for tosses
-    cells = np.ceil((np.array([1.0, 1.0, bottom + extent[2] + 1.0]) - low_corner) / dx)
+    top = center[2] + extent[2] / 2
+    cells = np.ceil((np.array([1.0, 1.0, top + 1.0]) - low_corner) / dx)
     sim = mpm.Simulator(
         domain_min=tuple(low_corner.tolist()),
         domain_max=tuple((low_corner + cells * dx).tolist()),
@@ -291,6 +288,37 @@ def simulate_sequence(
     sequence = record.finish(spec, fps, dx, time.perf_counter() - start)
     sequence.cells_per_size = float(cells_per_size)
     return sequence
+
+
+def placement(
+    spec: SequenceSpec, cells_per_size: float = 16.0
+) -> tuple[tuple[float, float, float], np.ndarray, float]:
+    """Where a sequence's object starts: (centre [m], bounding-box extent [m], grid spacing
+    [m]); it rests a quarter cell above its condition's height, centred over the origin."""
+    low, high = (np.asarray(b, dtype=np.float64) for b in spec.shape.build().bounds())
+    extent = high - low
+    dx = float(max(extent) / cells_per_size)
+    bottom = float(spec.condition.get("height", 0.0)) + 0.25 * dx
+    return (0.0, 0.0, bottom + extent[2] / 2), extent, dx
+
+
+def impulse_blow(
+    condition: dict[str, Any], center: tuple[float, float, float], extent: np.ndarray,
+    mass: float,
+) -> tuple[np.ndarray, mpm.Box]:  # fmt: skip
+    """The blow of an "impulse" condition (given at IMPULSE_TIME): the impulse [N s] on an
+    object of ``mass`` [kg], sideways and a little up, and the region of the object's upper
+    part it acts on (at the starting placement)."""
+    direction = np.asarray(condition.get("direction", (1.0, 0.0, 0.0)), dtype=np.float64)
+    push = direction.copy()
+    push[2] = float(condition["lift"])
+    push /= np.linalg.norm(push)
+    c = np.asarray(center)
+    region = mpm.Box(
+        size=tuple((extent * np.array([1.2, 1.2, 0.6])).tolist()),
+        center=(c[0], c[1], c[2] + 0.25 * extent[2]),
+    )
+    return push * mass * float(condition["delta_v"]), region
 
 
 def _add_condition(
@@ -323,17 +351,9 @@ def _add_condition(
                                  mode="separate", friction=0.2)
         )  # fmt: skip
     elif kind == "impulse":  # a blow on the upper part, sideways and a little up
-        surface = shape.surface_mesh()
-        mass = float(surface.volume) * material.density  # delta_v is for the whole object
-        push = direction.copy()
-        push[2] = float(condition["lift"])
-        push /= np.linalg.norm(push)
-        region = mpm.Box(
-            size=tuple((extent * np.array([1.2, 1.2, 0.6])).tolist()),
-            center=(c[0], c[1], c[2] + 0.25 * extent[2]),
-        )
-        sim.add_impulse("object", tuple((push * mass * condition["delta_v"]).tolist()), 0.1,
-                        region=region)  # fmt: skip
+        mass = float(shape.surface_mesh().volume) * material.density  # delta_v: whole object
+        impulse, region = impulse_blow(condition, center, extent, mass)
+        sim.add_impulse("object", tuple(impulse.tolist()), IMPULSE_TIME, region=region)
 
 
 class _Recorder:
