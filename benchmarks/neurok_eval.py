@@ -41,6 +41,7 @@ from neurok.data import (
     impulse_blow,
     load_index,
     placement,
+    poke_sphere,
     simulate_sequence,
 )
 from neurok.emulator import BoundShape, Load, MaterialParams, _body_of, surface_samples
@@ -160,8 +161,9 @@ def retrieval_scores(train: list, seq: Sequence, frame: int, scale: float,
     return {"cd_l1": l1, "cd_l2": l2}
 
 
-# conditions the emulator reproduces from the first frame (and, for an impulse, the blow)
-EMULATED = ("drop", "toss", "impulse")
+# conditions the emulator reproduces from the first frame (and the blow of an impulse, the
+# moving sphere of a poke)
+EMULATED = ("drop", "toss", "impulse", "poke")
 
 
 def blow(seq: Sequence) -> list[Load]:
@@ -176,8 +178,17 @@ def blow(seq: Sequence) -> list[Load]:
     return [Load(impulse=tuple(impulse.tolist()), start=IMPULSE_TIME, region=region)]
 
 
+def poke(seq: Sequence) -> list[Any]:
+    """The colliders of a sequence's condition for the emulator: a poke's moving sphere (the
+    same path as in the MPM run), else none."""
+    if seq.spec.condition["kind"] != "poke":
+        return []
+    center, extent, _ = placement(seq.spec, seq.cells_per_size)
+    return [poke_sphere(seq.spec.condition, center, extent)]
+
+
 def emulate(model: neurok.NeuROK, seq: Sequence, contact_damping: float | None = None) -> Any:
-    """Emulate a drop, toss or impulse from the MPM sequence's first frame (positions and
+    """Emulate a drop, toss, impulse or poke from the MPM sequence's first frame (positions and
     velocities of 128 of its recorded particles); returns (trajectory, wall-clock seconds)."""
     mesh = trimesh.Trimesh(seq.rest_vertices, seq.faces, process=False)
     sub = slice(None, None, 4)  # 128 of the 512 recorded particles drive the dynamics
@@ -187,8 +198,8 @@ def emulate(model: neurok.NeuROK, seq: Sequence, contact_damping: float | None =
     traj = neurok.simulate(
         model, mesh, material=MaterialParams.of(seq.spec.material),
         observed=(seq.points[0][sub], seq.velocities[0][sub]), points=seq.rest_points[sub],
-        duration=(seq.num_frames - 1) / seq.fps, fps=seq.fps, loads=loads, progress=False,
-        **extra,
+        duration=(seq.num_frames - 1) / seq.fps, fps=seq.fps, loads=loads,
+        colliders=poke(seq), progress=False, **extra,
     )  # fmt: skip
     return traj, time.perf_counter() - start
 

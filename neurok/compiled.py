@@ -19,6 +19,7 @@ from numba import njit
 from neurok.dynamics import GRAVITY
 
 if TYPE_CHECKING:
+    from neurok.colliders import ColliderTable
     from neurok.emulator import LoadTable
     from neurok.fast import FastDynamics
 
@@ -52,6 +53,16 @@ class Model(NamedTuple):
     load_times: np.ndarray  # (L, 3): start, end, 1 for an impulse
     load_vectors: np.ndarray  # (L, 3) force [N] or impulse [N s]
     load_shares: np.ndarray  # (L, N) fraction of the load on each point
+    radius: np.ndarray  # (N,) depth [m] of each point under the surface (its contact ball)
+    # moving spheres (neurok.colliders.ColliderTable): radius and friction (C,), paths
+    # times (C, K) and positions (C, K, 3) with counts (C,) keyframes in use, and their law
+    # (omega, damping, inelastic?, slip speed)
+    collider_radius: np.ndarray
+    collider_friction: np.ndarray
+    collider_times: np.ndarray
+    collider_positions: np.ndarray
+    collider_counts: np.ndarray
+    collider_law: np.ndarray
 
 
 def build(dynamics: FastDynamics, loads: LoadTable | None = None) -> Model:
@@ -59,7 +70,7 @@ def build(dynamics: FastDynamics, loads: LoadTable | None = None) -> Model:
     loads; the latent stiffness at rest is computed here if it was not yet."""
     if dynamics.reference is not None:
         raise ValueError("the compiled integrator needs the polynomial surrogate kinematics.")
-    elastic, contact = dynamics.elastic, dynamics.contact
+    elastic, contact, colliders = dynamics.elastic, dynamics.contact, dynamics.colliders
     N = len(dynamics.mass)
     k = dynamics.poly.e.shape[1]
     settings = np.array([
@@ -109,7 +120,26 @@ def build(dynamics: FastDynamics, loads: LoadTable | None = None) -> Model:
         load_times=np.zeros((0, 3)) if empty else f64(loads.times, dtype=np.float64),
         load_vectors=np.zeros((0, 3)) if empty else f64(loads.vectors, dtype=np.float64),
         load_shares=np.zeros((0, N)) if empty else f64(loads.shares, dtype=np.float64),
+        radius=f64(np.broadcast_to(dynamics.radius, (N,)), dtype=np.float64),
+        **_collider_arrays(colliders),
     )
+
+
+def _collider_arrays(table: ColliderTable | None) -> dict[str, np.ndarray]:
+    """The Model's collider fields (empty arrays without colliders)."""
+    if table is None or len(table) == 0:
+        return {"collider_radius": np.zeros(0), "collider_friction": np.zeros(0),
+                "collider_times": np.zeros((0, 1)), "collider_positions": np.zeros((0, 1, 3)),
+                "collider_counts": np.zeros(0, dtype=np.int64),
+                "collider_law": np.zeros(4)}  # fmt: skip
+    law = table.law
+    return {"collider_radius": np.ascontiguousarray(table.radius, dtype=np.float64),
+            "collider_friction": np.ascontiguousarray(table.friction, dtype=np.float64),
+            "collider_times": np.ascontiguousarray(table.times, dtype=np.float64),
+            "collider_positions": np.ascontiguousarray(table.positions, dtype=np.float64),
+            "collider_counts": np.ascontiguousarray(table.counts, dtype=np.int64),
+            "collider_law": np.array([law.omega, law.damping, float(law.inelastic),
+                                      law.slip_speed])}  # fmt: skip
 
 
 # -- small rotations ---------------------------------------------------------------------------
@@ -507,7 +537,83 @@ def _forces(
         for p in range(N):
             for d in range(3):
                 f[p, d] += model.load_shares[i, p] * model.load_vectors[i, d] * scale
+    if model.collider_radius.shape[0] > 0:
+        centres, velocities = _collider_states(model, t)
+        K3, D3 = np.zeros((3, 3)), np.zeros((3, 3))
+        for p in range(N):
+            _collider_push(model, p, x, xdot, centres, velocities, max_rate, f[p], K3, D3)
     return f
+
+
+@njit(cache=True, error_model="numpy")
+def _collider_states(model: Model, t: float) -> tuple[np.ndarray, np.ndarray]:
+    """Centres (C, 3) [m] and velocities (C, 3) [m/s] of the spheres at time t
+    (neurok.colliders.path_state)."""
+    count = model.collider_radius.shape[0]
+    centres, velocities = np.zeros((count, 3)), np.zeros((count, 3))
+    for c in range(count):
+        used, times, path = model.collider_counts[c], model.collider_times[c], \
+            model.collider_positions[c]
+        if used == 1 or t < times[0]:
+            centres[c] = path[0]
+        elif t >= times[used - 1]:
+            centres[c] = path[used - 1]
+        else:
+            i = 0
+            while times[i + 1] <= t:
+                i += 1
+            span = times[i + 1] - times[i]
+            for a in range(3):
+                velocities[c, a] = (path[i + 1, a] - path[i, a]) / span
+                centres[c, a] = path[i, a] + (t - times[i]) * velocities[c, a]
+    return centres, velocities
+
+
+@njit(cache=True, error_model="numpy")
+def _collider_push(
+    model: Model, p: int, x: np.ndarray, xdot: np.ndarray, centres: np.ndarray,
+    velocities: np.ndarray, max_rate: float, force: np.ndarray, K3: np.ndarray, D3: np.ndarray,
+) -> bool:  # fmt: skip
+    """Adds the spheres' push on point p (ColliderTable.forces) to ``force`` (3,), its
+    stiffness to K3 and its damping to D3 (3, 3); whether any sphere touches the point."""
+    law = model.collider_law
+    omega, damping, inelastic, slip = law[0], law[1], law[2] > 0, law[3]
+    m = model.contact_mass[p]
+    touched = False
+    for c in range(centres.shape[0]):  # scalars only: this runs per point and evaluation
+        n0, n1, n2 = x[p, 0] - centres[c, 0], x[p, 1] - centres[c, 1], x[p, 2] - centres[c, 2]
+        distance = np.sqrt(n0 * n0 + n1 * n1 + n2 * n2)
+        depth = model.collider_radius[c] + model.radius[p] - distance
+        if depth <= 0 or distance <= 1e-12:
+            continue
+        touched = True
+        n0, n1, n2 = n0 / distance, n1 / distance, n2 / distance
+        r0, r1, r2 = (xdot[p, 0] - velocities[c, 0], xdot[p, 1] - velocities[c, 1],
+                      xdot[p, 2] - velocities[c, 2])  # fmt: skip
+        normal_speed = r0 * n0 + r1 * n1 + r2 * n2
+        approaching = normal_speed < 0.0
+        damped = approaching or inelastic
+        spring = m * omega**2 * depth
+        damp = -2 * damping * omega * m * normal_speed if damped else 0.0
+        t0, t1, t2 = r0 - normal_speed * n0, r1 - normal_speed * n1, r2 - normal_speed * n2
+        rate = 0.0
+        if approaching:
+            speed = np.sqrt(t0 * t0 + t1 * t1 + t2 * t2 + slip**2)
+            rate = min(model.collider_friction[c] * max(spring + damp, 0.0) / (m * speed),
+                       max_rate)  # fmt: skip
+        push, drag = spring + damp, rate * m
+        force[0] += push * n0 - drag * t0
+        force[1] += push * n1 - drag * t1
+        force[2] += push * n2 - drag * t2
+        kn, dn = m * omega**2, (2 * damping * omega * m if damped else 0.0) - drag
+        for a in range(3):
+            na = n0 if a == 0 else (n1 if a == 1 else n2)
+            D3[a, a] += drag
+            for b in range(3):
+                nb = n0 if b == 0 else (n1 if b == 1 else n2)
+                K3[a, b] += kn * na * nb
+                D3[a, b] += dn * na * nb
+    return touched
 
 
 @njit(cache=True, error_model="numpy")
@@ -612,11 +718,31 @@ def _system(
     s = model.settings
     if s[2] > 0:  # Kelvin-Voigt: about eta / mu times the shear stiffness
         D[6:, 6:] += (s[2] / s[0]) * model.latent_stiffness
-    if s[4] > 0:
+    has_floor, spheres = s[4] > 0, model.collider_radius.shape[0]
+    if has_floor or spheres > 0:
         omega, damping, friction = s[5], s[6], s[7]
+        centres, velocities = _collider_states(model, t)
         row = np.zeros((3, n))
+        Kp, Dp, push = np.zeros((3, 3)), np.zeros((3, 3)), np.zeros(3)
         for p in range(N):
-            if not x[p, 2] < model.floor[p]:
+            Kp[:, :] = 0.0
+            Dp[:, :] = 0.0
+            touched = False
+            if has_floor and x[p, 2] < model.floor[p]:
+                touched = True
+                m = model.contact_mass[p]
+                normal = m * omega**2 * (model.floor[p] - x[p, 2])
+                speed = np.sqrt(xdot[p, 0] ** 2 + xdot[p, 1] ** 2 + model.slip_speed**2)
+                approaching = xdot[p, 2] < 0.0
+                rate = min(friction * normal / (m * speed), max_rate) if approaching else 0.0
+                Kp[2, 2] += m * omega**2
+                Dp[2, 2] += m * 2 * damping * omega if (approaching or s[9] > 0) else 0.0
+                Dp[0, 0] += m * rate
+                Dp[1, 1] += m * rate
+            if spheres > 0 and _collider_push(model, p, x, xdot, centres, velocities,
+                                               max_rate, push, Kp, Dp):  # fmt: skip
+                touched = True
+            if not touched:
                 continue
             # this point's Jacobian rows: dy[j] = dy_p/dz_j in the body frame (a loop: a
             # BLAS call on the strided slice of C costs ten times more)
@@ -634,18 +760,12 @@ def _system(
                 for j in range(k):
                     row[a, 6 + j] = Rot[a, 0] * dy[j, 0] + Rot[a, 1] * dy[j, 1] + \
                         Rot[a, 2] * dy[j, 2]
-            m = model.contact_mass[p]
-            normal = m * omega**2 * (model.floor[p] - x[p, 2])
-            speed = np.sqrt(xdot[p, 0] ** 2 + xdot[p, 1] ** 2 + model.slip_speed**2)
-            approaching = xdot[p, 2] < 0.0
-            rate = min(friction * normal / (m * speed), max_rate) if approaching else 0.0
-            kz, dt_ = m * omega**2, m * rate
-            dz = m * 2 * damping * omega if (approaching or s[9] > 0) else 0.0
+            # K += row^T Kp row, D += row^T Dp row
+            KR, DR = Kp @ row, Dp @ row
             for i in range(n):
                 for j in range(n):
-                    K[i, j] += kz * row[2, i] * row[2, j]
-                    D[i, j] += dz * row[2, i] * row[2, j] + dt_ * (
-                        row[0, i] * row[0, j] + row[1, i] * row[1, j])
+                    K[i, j] += row[0, i] * KR[0, j] + row[1, i] * KR[1, j] + row[2, i] * KR[2, j]
+                    D[i, j] += row[0, i] * DR[0, j] + row[1, i] * DR[1, j] + row[2, i] * DR[2, j]
     A = M + 0.5 * h * D + 0.25 * h * h * K + 1e-12 * np.eye(n)
     return M, F, A
 

@@ -321,6 +321,32 @@ def impulse_blow(
     return push * mass * float(condition["delta_v"]), region
 
 
+def poke_sphere(
+    condition: dict[str, Any], center: tuple[float, float, float], extent: np.ndarray
+) -> mpm.colliders.Sphere:
+    """The moving sphere of a poke condition, for an object placed at ``center`` with
+    bounding-box ``extent`` [m] (:func:`placement`): it moves in from the side along the
+    condition's direction, aimed a little below the centre, dents the object by ``depth`` x
+    its largest extent at ``speed``, and backs off over 0.25 s."""
+    direction = np.asarray(condition["direction"], dtype=np.float64)
+    c = np.asarray(center, dtype=np.float64)
+    half = 0.5 * float(np.linalg.norm(extent[:2] * np.abs(direction[:2])) + 1e-9)
+    radius = 0.3 * float(max(extent))
+    speed, depth = float(condition["speed"]), float(condition["depth"]) * float(max(extent))
+    aim = c.copy()
+    aim[2] = c[2] - 0.1 * extent[2]
+    far = aim - direction * (half + radius + 0.05)
+    near = aim - direction * (half + radius - depth)
+    t_in = 0.15 + float(np.linalg.norm(near - far)) / speed
+    keys = (
+        mpm.colliders.Keyframe(0.15, tuple(far.tolist())),
+        mpm.colliders.Keyframe(t_in, tuple(near.tolist())),
+        mpm.colliders.Keyframe(t_in + 0.25, tuple(far.tolist())),
+    )
+    return mpm.colliders.Sphere(radius=radius, center=tuple(far.tolist()), keyframes=keys,
+                                mode="separate", friction=0.2)  # fmt: skip
+
+
 def _add_condition(
     sim: mpm.Simulator,
     shape: mpm.Shape,
@@ -330,26 +356,8 @@ def _add_condition(
     material: mpm.materials.Material,
 ) -> None:
     kind = condition["kind"]
-    direction = np.asarray(condition.get("direction", (1.0, 0.0, 0.0)), dtype=np.float64)
-    c = np.asarray(center)
-    half = 0.5 * float(np.linalg.norm(extent[:2] * np.abs(direction[:2])) + 1e-9)
     if kind == "poke":  # a sphere moves in from the side, dents the object, and backs off
-        radius = 0.3 * float(max(extent))
-        speed, depth = float(condition["speed"]), float(condition["depth"]) * float(max(extent))
-        aim = c - direction * 0.0
-        aim[2] = c[2] - 0.1 * extent[2]
-        far = aim - direction * (half + radius + 0.05)
-        near = aim - direction * (half + radius - depth)
-        t_in = 0.15 + float(np.linalg.norm(near - far)) / speed
-        keys = [
-            mpm.colliders.Keyframe(0.15, tuple(far.tolist())),
-            mpm.colliders.Keyframe(t_in, tuple(near.tolist())),
-            mpm.colliders.Keyframe(t_in + 0.25, tuple(far.tolist())),
-        ]
-        sim.add_collider(
-            mpm.colliders.Sphere(radius=radius, center=tuple(far.tolist()), keyframes=tuple(keys),
-                                 mode="separate", friction=0.2)
-        )  # fmt: skip
+        sim.add_collider(poke_sphere(condition, center, extent))
     elif kind == "impulse":  # a blow on the upper part, sideways and a little up
         mass = float(shape.surface_mesh().volume) * material.density  # delta_v: whole object
         impulse, region = impulse_blow(condition, center, extent, mass)

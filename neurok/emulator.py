@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 import mpm
 from mpm.meshio import RayWinding
 from neurok import compiled
+from neurok.colliders import ColliderLaw, ColliderTable
 from neurok.dynamics import DEFAULT_CONTACT, Body, Contact, LatentDynamics
 from neurok.errors import LatentError, MeshError, SettingsError
 from neurok.fast import Elasticity, FastDynamics, rodrigues
@@ -89,6 +90,10 @@ CONTACT_DAMPING = 0.6
 # Plasticine: damping ratio of its stiff floor contact (calibrated on the 8 training
 # plasticine drops and tosses; benchmarks/RESULTS.md).
 PLASTIC_CONTACT_DAMPING = 10.0
+# A moving sphere meets the object with the floor's law, its spring softened by this factor:
+# a ball a third of the object's size dents it deeper than the flat floor squashes it
+# (calibrated on the 19 training pokes; benchmarks/RESULTS.md).
+COLLIDER_STIFFNESS_RATIO = 0.35
 # Integration step when none is given [s]: the coarse step unless the floor's spring needs
 # the fine one (see default_step; benchmarks/RESULTS.md has the comparison).
 COARSE_STEP = 1.0 / 120.0
@@ -533,6 +538,7 @@ def simulate(
     angular_velocity: Sequence[float] = (0.0, 0.0, 0.0),
     observed: tuple[np.ndarray, np.ndarray] | None = None,
     loads: Sequence[Load] = (),
+    colliders: Sequence[mpm.colliders.Sphere] = (),
     duration: float = 1.0,
     fps: float = 30.0,
     dt: float | None = None,
@@ -552,7 +558,10 @@ def simulate(
     The initial state is the rest pose moved by latent z0 with latent velocity zdot0, a
     rigid ``velocity`` [m/s] and ``angular_velocity`` [rad/s] about the centre of mass, or,
     when ``observed`` = (positions, velocities) of the sample ``points`` is given, fitted to
-    it. ``loads`` apply forces or impulses; ``ground`` is the height of the floor (None: no
+    it. ``loads`` apply forces or impulses; ``colliders`` are moving spheres
+    (:class:`mpm.colliders.Sphere`, as in an MPM scene) that push the object with the floor's
+    kind of contact, the spring COLLIDER_STIFFNESS_RATIO times as stiff, and their own
+    friction (:mod:`neurok.colliders`). ``ground`` is the height of the floor (None: no
     floor), with Coulomb ``friction``, and a penalty spring of angular frequency
     ``contact_omega`` [rad/s] and damping ratio ``contact_damping`` (None: from the material
     and size, see :func:`contact_law`; damping and friction act only on points still
@@ -573,7 +582,8 @@ def simulate(
     Raises:
         MeshError: the mesh encloses no volume. LatentError: z0/zdot0 of the wrong size.
         SettingsError: a non-positive duration, fps, dt or contact omega, or a negative
-            friction, contact damping (it would feed energy in) or number of contact points.
+            friction, contact damping (it would feed energy in) or number of contact points;
+            a collider that is not a sphere.
     """
     params = MaterialParams.of(material) if material is not None else MaterialParams()
     diagonal = float(np.linalg.norm(rest_mesh.bounds[1] - rest_mesh.bounds[0]))
@@ -581,10 +591,16 @@ def simulate(
     contact_omega = law_omega if contact_omega is None else contact_omega
     contact_damping = law_damping if contact_damping is None else contact_damping
     if dt is None:
-        dt = default_step(None if ground is None else contact_omega)
+        dt = default_step(None if ground is None and not colliders else contact_omega)
     _check_settings(duration=duration, fps=fps, dt=dt, friction=friction,
                     contact_damping=contact_damping, contact_points=contact_points,
                     contact_omega=contact_omega)  # fmt: skip
+    spheres = None
+    if colliders:  # the floor's law around each ball, softer (plasticine: inelastic)
+        law = ColliderLaw(omega=COLLIDER_STIFFNESS_RATIO * contact_omega, damping=contact_damping,
+                          inelastic=params.yield_stress > 0,
+                          slip_speed=DEFAULT_CONTACT.slip_speed)  # fmt: skip
+        spheres = ColliderTable(colliders, law, duration)
     start_clock = time.perf_counter()
     surface = surface_samples(rest_mesh, contact_points, 1) if contact_points > 0 else None
     bound = BoundShape(model, rest_mesh, points=points, num_points=num_points, surface=surface)
@@ -617,7 +633,7 @@ def simulate(
             if name in latents:  # onto the resolved modes: z = modes @ w
                 target[6:] = np.linalg.lstsq(bound.modes, latents[name], rcond=None)[0]
     external = LoadTable(loads, bound.rest, body.mass.numpy(), h) if loads else None
-    engine = _Engine(bound, body, contact, R0, external, exact)
+    engine = _Engine(bound, body, contact, R0, external, exact, spheres)
     frames = round(duration * fps)
     states = [(q.copy(), engine.orientation.copy())]
     t = 0.0
@@ -638,6 +654,8 @@ def simulate(
         states.append((q.copy(), engine.orientation.copy()))
     emulate_time = time.perf_counter() - start_clock
     traj = _trajectory(bound, states, fps, emulate_time, params, ground)
+    if colliders:  # as an MPM run records them, so renders and exports show the spheres
+        traj.metadata["colliders"] = [collider.to_dict() for collider in colliders]
     if contact is not None:
         traj.metadata["neurok"]["contact"] = {"omega": contact.omega, "damping": contact.damping}
     traj.metadata["neurok"]["force_evaluations"] = engine.evaluations
@@ -662,7 +680,7 @@ class _Engine:
 
     def __init__(
         self, bound: BoundShape, body: Body, contact: Contact | None, R0: np.ndarray,
-        external: LoadTable | None, exact: bool,
+        external: LoadTable | None, exact: bool, colliders: ColliderTable | None = None,
     ) -> None:  # fmt: skip
         assert exact or bound.surrogate is not None
         elastic = bound.elasticity(MaterialParams(E=body.E, nu=body.nu,
@@ -671,6 +689,7 @@ class _Engine:
                                  elastic=elastic)  # fmt: skip
         self.fast.R0 = np.asarray(R0, dtype=np.float64)
         self.fast.external = external
+        self.fast.colliders = colliders
         self.native = None if exact else compiled.build(self.fast, external)
         if self.native is not None and not compiled.advance.signatures:
             logger.info("preparing the compiled integrator: loaded from Numba's disk cache, or "

@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse
 import torch
 
+from neurok.colliders import ColliderTable
 from neurok.dynamics import DEFAULT_CONTACT, GRAVITY, Body, Contact, LatentDynamics
 from neurok.geometry import DeformationGradient, lame
 from neurok.surrogate import PolynomialSurrogate
@@ -215,8 +216,10 @@ class FastDynamics:
             self.mass if body.contact_mass is None else np.asarray(body.contact_mass, np.float64)
         )
         radius = np.zeros(len(self.mass)) if body.radius is None else np.asarray(body.radius)
+        self.radius = np.asarray(radius, dtype=np.float64)  # (N,) depth under the surface [m]
         self.floor = (0.0 if contact is None else contact.height) + radius  # (N,) [m]
         self.external: Callable[[float, np.ndarray], np.ndarray] | None = None
+        self.colliders: ColliderTable | None = None  # moving spheres that push the object
         self.max_rate = float("inf")  # friction drag cap [1/s], set by step()
         # (k, k) latent stiffness at rest: computed by latent_stiffness() on first use, or set
         # by whoever computed it already (neurok.compiled.build)
@@ -286,7 +289,8 @@ class FastDynamics:
 
     def dissipative(self, x: np.ndarray, xdot: np.ndarray, t: float) -> np.ndarray:
         """Non-conservative forces (N, 3): Kelvin-Voigt damping, contact damping and
-        friction, external loads."""
+        friction, external loads, the push of moving colliders (their springs too: they
+        depend on time)."""
         f = np.zeros_like(x)
         if self.viscosity > 0:
             f += self.elastic.viscous_forces(x, xdot, self.viscosity)
@@ -306,6 +310,9 @@ class FastDynamics:
             f[:, 2] += damping
         if self.external is not None:
             f += self.external(t, x)
+        if self.colliders is not None:
+            f += self.colliders.forces(t, x, xdot, self.radius, self.contact_mass,
+                                       self.max_rate)[0]  # fmt: skip
         return f
 
     def generalised(
@@ -344,11 +351,12 @@ class FastDynamics:
         return self.stiffness_at_rest
 
     def stiffness(
-        self, J: np.ndarray, x: np.ndarray, xdot: np.ndarray
+        self, J: np.ndarray, x: np.ndarray, xdot: np.ndarray, t: float = 0.0
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(K, D) (n, n): the stiff parts of -dF/dq and -dF/dqdot, which the step treats
-        implicitly: the latent coordinates' elastic stiffness at rest, and the
-        ground's penalty spring, its damping and the friction drag on the points in contact."""
+        """(K, D) (n, n): the stiff parts of -dF/dq and -dF/dqdot at time t, which the step
+        treats implicitly: the latent coordinates' elastic stiffness at rest, and the
+        ground's and the colliders' penalty springs, their damping and the friction drag on
+        the points in contact."""
         n = J.shape[1]
         K, D = np.zeros((n, n)), np.zeros((n, n))
         K[6:, 6:] = self.latent_stiffness(n - 6)
@@ -373,6 +381,14 @@ class FastDynamics:
                 for axis in (0, 1):
                     Ja = J3[:, axis, :]
                     D += Ja.T @ ((m * rate)[:, None] * Ja)
+        if self.colliders is not None:
+            _, Kp, Dp = self.colliders.forces(t, x, xdot, self.radius, self.contact_mass,
+                                              self.max_rate)  # fmt: skip
+            touching = np.flatnonzero(np.abs(Kp).sum(axis=(1, 2)) > 0)
+            if len(touching):
+                J3 = J.reshape(-1, 3, n)[touching]
+                K += np.einsum("pai,pab,pbj->ij", J3, Kp[touching], J3)
+                D += np.einsum("pai,pab,pbj->ij", J3, Dp[touching], J3)
         return K, D
 
     def energy(self, q: np.ndarray, qdot: np.ndarray) -> float:
@@ -412,7 +428,8 @@ class FastDynamics:
         for _ in range(max(iterations, 1)):
             v_mid = qdot + 0.5 * dv
             M, F, J, x, xdot = self.generalised(q + 0.5 * h * v_mid, v_mid, t + 0.5 * h)
-            K, D = self.stiffness(J, x, xdot)  # at the current iterate: contacts come and go
+            # at the current iterate: contacts come and go
+            K, D = self.stiffness(J, x, xdot, t + 0.5 * h)
             A = M + 0.5 * h * D + 0.25 * h * h * K + 1e-12 * np.eye(n)
             update = np.linalg.solve(A, M @ dv - h * F)
             dv = dv - update
