@@ -3,7 +3,7 @@
     emu4d sim SCENE.toml -o OUT/ [--render]   simulate a scene file, write trajectory.npz + exports
     emu4d render TRAJ.npz -o OUT/             render RGB / depth / mask / flow videos and arrays
     emu4d hoi SCENE.toml -o OUT/              a human punches / kicks / pushes / slaps an object
-    emu4d neurok data|train|simulate ...      learned emulation: dataset, training, emulation
+    emu4d neurok data|train|simulate|scene ...  learned emulation: dataset, training, emulation
 """
 
 from __future__ import annotations
@@ -142,6 +142,22 @@ def _cmd_neurok_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_neurok_scene(args: argparse.Namespace) -> int:
+    from emu4d.emulation import emulate_scene
+    from emu4d.scene import load_scene
+    from mpm.fileio import atomic_directory
+    from neurok.checkpoint import load
+
+    scene = load_scene(args.scene)
+    traj = emulate_scene(scene, load(args.checkpoint), progress=not args.quiet)
+    with atomic_directory(args.out) as tmp:
+        traj.save(tmp / "trajectory.npz")
+    wall = traj.metadata["neurok"]["wall_time_s"]
+    print(f"wrote {args.out}/trajectory.npz ({traj.num_frames} frames, {wall:.2f} s); "
+          f"render it with: emu4d render {args.out}/trajectory.npz -o {args.out}/render")
+    return 0
+
+
 def _vector(text: str) -> tuple[float, ...]:
     """Parse three comma-separated numbers (a vector, or E,nu,density)."""
     try:
@@ -199,6 +215,14 @@ def _add_neurok_commands(sub: Any) -> None:
     simulate.add_argument("--duration", type=float, default=1.0, help="[s] (default 1)")
     simulate.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     simulate.set_defaults(handler=_cmd_neurok_simulate)
+    scene = commands.add_parser(
+        "scene", help="emulate a scene file (one elastic or plasticine object, a ground, "
+        "sphere colliders, forces, impulses) instead of simulating it with MPM")  # fmt: skip
+    scene.add_argument("scene", help="scene file, e.g. assets/scenes/plasticine_strike.toml")
+    scene.add_argument("-o", "--out", required=True, help="output directory")
+    scene.add_argument("--checkpoint", default=None, help="model (default: the shipped one)")
+    scene.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    scene.set_defaults(handler=_cmd_neurok_scene)
 
 
 def _add_render_arguments(parser: argparse.ArgumentParser) -> None:

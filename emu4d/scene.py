@@ -117,7 +117,7 @@ class Scene:
             material = mpm.materials.from_dict(obj.material)
             sim.add_object(obj.name, shape, material, obj.velocity, obj.angular_velocity)
         for i, spec in enumerate(self.colliders):
-            sim.add_collider(_build_collider(spec, i))
+            sim.add_collider(build_collider(spec, i))
         for f in self.forces:
             sim.add_force(f.object, f.force, f.start, f.end)
         for imp in self.impulses:
@@ -180,7 +180,8 @@ def build_shape(spec: Mapping[str, Any], name: str, base_dir: Path) -> mpm.Shape
     return build_dataclass(cls, values, where=f"shape of object {name!r}")
 
 
-def _build_collider(spec: Mapping[str, Any], index: int) -> col.Collider:
+def build_collider(spec: Mapping[str, Any], index: int) -> col.Collider:
+    """The mpm collider of the scene's ``colliders[index]`` entry (a "ground" is a HalfSpace)."""
     values = dict(spec)
     if values.get("type") == "ground":
         values.pop("type")
