@@ -21,7 +21,9 @@ EMULATED_MATERIALS = (mpm.materials.Elastic, mpm.materials.VonMises)
 def emulate_scene(scene: Scene, model: NeuROK, progress: bool = True) -> mpm.Trajectory:
     """Emulate ``scene`` with ``model``: its one object from its initial velocities, its
     ground (a level [[colliders]] "ground"; none: no floor), sphere colliders, forces and
-    impulses (on the whole object), for the scene's duration and fps.
+    impulses (on the whole object), for the scene's duration and fps. The colliders' contact
+    modes are not modelled: the ground and the spheres act by their Coulomb friction, as
+    "slip" or "separate" would (a "sticky" ground holds an MPM body harder).
 
     Raises:
         ConfigError: what the emulator does not cover, named with its place in the scene

@@ -4,8 +4,9 @@ the object's sample points out of it.
 
 A collider is given as an :class:`mpm.colliders.Sphere`, so the same scene object drives an
 MPM run and its emulation. The sphere follows its keyframes (linear in between, held before
-the first and after the last) or its constant velocity; its spin is not modelled (it only
-changes the friction's direction).
+the first and after the last) or its constant velocity. Not modelled: its spin (it only
+changes the friction's direction) and its contact ``mode`` -- every sphere pushes as MPM's
+"separate" mode does (it never pulls), with its Coulomb ``friction``.
 """
 
 from __future__ import annotations
