@@ -8,6 +8,8 @@
 Body: the shipped procedural body (SMPL file layout) or real SMPL files through ``smplx``.
 Motion: the action library (punch, kick, push, slap), AMASS and BVH import. Windowed
 attraction lands the effector on the object's surface; the body is a moving mesh collider.
+``scene.run(emulator=neurok.load())`` emulates the object instead (experimental, see
+:mod:`phygenhoi.emulated`).
 """
 
 from __future__ import annotations

@@ -237,9 +237,9 @@ class HOIScene:
         traj = sim.run(duration=(frames - 1) / self.fps, fps=self.fps, progress=False)
         return traj.tracks["object"].positions, traj.diagnostics["linear_momentum"]
 
-    def run(self, progress: bool = True) -> HOIResult:
-        """Generate the motion, attract it to the object and simulate the interaction."""
-        start = time.perf_counter()
+    def posed_action(self) -> tuple[ActionMotion, AttractionResult | None, Any]:
+        """The action aimed at the object, attracted onto its surface (when ``attraction``),
+        and the posed body of its motion."""
         target = self._target()
         action = make_action(
             self.body,
@@ -264,7 +264,21 @@ class HOIScene:
                 action.contact_frame,
             )
             motion = attraction.motion
-        posed = self.body.forward(motion.poses, motion.trans)
+        return action, attraction, self.body.forward(motion.poses, motion.trans)
+
+    def run(self, progress: bool = True, emulator: Any = None) -> HOIResult:
+        """Generate the motion, attract it to the object and simulate the interaction.
+
+        With ``emulator`` (a trained :class:`neurok.NeuROK`) the object is emulated instead
+        of simulated with MPM, the body acting on it as moving spheres
+        (:func:`phygenhoi.emulated.emulate_interaction`): seconds faster, for the elastic
+        and plasticine objects the emulator covers."""
+        if emulator is not None:
+            from phygenhoi.emulated import emulate_interaction
+
+            return emulate_interaction(self, emulator, progress)
+        start = time.perf_counter()
+        action, attraction, posed = self.posed_action()
         sim = self._build(posed)
         contact = _contact_frame(posed.vertices, sim.particle_state().x, self.dx)
         if contact is None:
