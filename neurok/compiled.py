@@ -45,8 +45,9 @@ class Model(NamedTuple):
     gradient_coef: np.ndarray  # (A, K, 3) MLS coefficients: F = sum_j dx_j (x) b_j
     volume: np.ndarray  # (A,) [m^3]
     latent_stiffness: np.ndarray  # (k, k) elastic stiffness of the latents at rest
-    # (10,) mu, lam, viscosity, gravity?, contact?, omega, damping, friction, the von
-    # Mises yield strain (0: elastic), and whether the floor damps separation too
+    # (11,) mu, lam, viscosity, gravity?, contact?, omega, damping, friction, the von
+    # Mises yield strain (0: elastic), whether the floor damps separation too, and the
+    # rising speed [m/s] at which the floor's friction has faded out (Contact.rest_speed)
     settings: np.ndarray
     plastic_inverse: np.ndarray  # (A, 3, 3) Fp^-1 of the owners, updated in place (plastic)
     slip_speed: float  # [m/s], regularises Coulomb friction
@@ -78,6 +79,7 @@ def build(dynamics: FastDynamics, loads: LoadTable | None = None) -> Model:
         float(contact is not None), contact.omega if contact else 0.0,
         contact.damping if contact else 0.0, contact.friction if contact else 0.0,
         elastic.yield_strain, float(contact.damp_separation) if contact else 0.0,
+        contact.rest_speed if contact else 0.0,
     ], dtype=np.float64)  # fmt: skip
     empty = loads is None
     f64 = np.ascontiguousarray
@@ -514,13 +516,15 @@ def _forces(
                 continue
             m = model.contact_mass[p]
             normal = m * omega**2 * depth
-            # damping and friction only while the point still approaches the floor (as the
-            # MPM's grid rule): the rebound the body's elasticity returns loses nothing
+            # damping only while the point still approaches the floor, friction while it
+            # approaches or rests on it (as the MPM's grid rule): the rebound the body's
+            # elasticity returns loses nothing
             approaching = xdot[p, 2] < 0.0
             damped = approaching or s[9] > 0  # (an inelastic floor damps separation too)
             damp = -2 * damping * omega * m * xdot[p, 2] if damped else 0.0
             speed = np.sqrt(xdot[p, 0] ** 2 + xdot[p, 1] ** 2 + model.slip_speed**2)
-            rate = min(friction * (normal + damp) / (m * speed), max_rate) if approaching else 0.0
+            rate = min(friction * max(normal + damp, 0.0) / (m * speed), max_rate) * \
+                _friction_gate(xdot[p, 2], s[10])
             f[p, 0] -= rate * m * xdot[p, 0]
             f[p, 1] -= rate * m * xdot[p, 1]
             f[p, 2] += normal + damp
@@ -543,6 +547,14 @@ def _forces(
         for p in range(N):
             _collider_push(model, p, x, xdot, centres, velocities, max_rate, f[p], K3, D3)
     return f
+
+
+@njit(cache=True, error_model="numpy")
+def _friction_gate(rise_speed: float, rest_speed: float) -> float:
+    """Contact.friction_gate: the floor friction's share at vertical speed ``rise_speed``."""
+    if rest_speed <= 0:
+        return 1.0 if rise_speed < 0 else 0.0
+    return min(max(1.0 - rise_speed / rest_speed, 0.0), 1.0)
 
 
 @njit(cache=True, error_model="numpy")
@@ -734,7 +746,8 @@ def _system(
                 normal = m * omega**2 * (model.floor[p] - x[p, 2])
                 speed = np.sqrt(xdot[p, 0] ** 2 + xdot[p, 1] ** 2 + model.slip_speed**2)
                 approaching = xdot[p, 2] < 0.0
-                rate = min(friction * normal / (m * speed), max_rate) if approaching else 0.0
+                rate = min(friction * normal / (m * speed), max_rate) * \
+                    _friction_gate(xdot[p, 2], s[10])
                 Kp[2, 2] += m * omega**2
                 Dp[2, 2] += m * 2 * damping * omega if (approaching or s[9] > 0) else 0.0
                 Dp[0, 0] += m * rate

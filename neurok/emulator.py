@@ -564,8 +564,9 @@ def simulate(
     friction (:mod:`neurok.colliders`). ``ground`` is the height of the floor (None: no
     floor), with Coulomb ``friction``, and a penalty spring of angular frequency
     ``contact_omega`` [rad/s] and damping ratio ``contact_damping`` (None: from the material
-    and size, see :func:`contact_law`; damping and friction act only on points still
-    approaching the floor, see :class:`neurok.dynamics.Contact`). The soft spring of an
+    and size, see :func:`contact_law`; the damping acts only on points still approaching
+    the floor, the friction on points approaching or resting on it, see
+    :class:`neurok.dynamics.Contact`). The soft spring of an
     elastic body stands for the squash its latent modes cannot express; what it lets
     through the floor is recorded flattened onto the floor, as the squashed body would
     lie there. Besides the ``num_points`` interior samples (or ``points``) that carry the

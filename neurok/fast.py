@@ -303,9 +303,9 @@ class FastDynamics:
             damping = -2 * c.damping * c.omega * self.contact_mass * xdot[:, 2] * damped
             tangential = xdot[:, :2]
             speed = np.sqrt(np.sum(tangential * tangential, axis=1) + c.slip_speed**2)
-            support = normal_force + damping
+            support = np.maximum(normal_force + damping, 0.0)
             rate = np.minimum(c.friction * support / (self.contact_mass * speed), self.max_rate)
-            rate = rate * approaching  # friction too only while approaching the floor
+            rate = rate * inside * c.friction_gate(xdot[:, 2])  # approaching or resting
             f[:, :2] -= (rate * self.contact_mass)[:, None] * tangential
             f[:, 2] += damping
         if self.external is not None:
@@ -377,7 +377,7 @@ class FastDynamics:
                 tangential = xdot[inside, :2]
                 speed = np.sqrt(np.sum(tangential * tangential, axis=1) + c.slip_speed**2)
                 rate = np.minimum(c.friction * normal / (m * speed), self.max_rate)
-                rate = np.where(approaching, rate, 0.0)
+                rate = rate * c.friction_gate(xdot[inside, 2])
                 for axis in (0, 1):
                     Ja = J3[:, axis, :]
                     D += Ja.T @ ((m * rate)[:, None] * Ja)

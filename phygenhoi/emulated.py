@@ -5,9 +5,9 @@ support (the ground, or the pedestal's top) as the emulator's floor. The result 
 tracks and metrics as the MPM run, so both can be compared, rendered and exported alike.
 
 Experimental: the emulated body cannot dent, so the spheres move the whole object where
-MPM's body dents it. On assets/scenes/punch_jelly.toml the emulated punch transfers 30 kg m/s
-against MPM's 8.5 and the cube slides 35 cm against 1 cm (benchmarks/RESULTS.md); contact
-timing and direction agree (impulse-to-fist cosine 0.97 against 0.94).
+MPM's body dents it. On assets/scenes/punch_jelly.toml the emulated punch transfers 29 kg m/s
+against MPM's 8.5 and the cube slides 31 cm against 1 cm (benchmarks/RESULTS.md); contact
+timing and direction agree (impulse-to-fist cosine 0.98 against 0.94).
 """
 
 from __future__ import annotations
