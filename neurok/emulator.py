@@ -654,7 +654,7 @@ def simulate(
             )
         states.append((q.copy(), engine.orientation.copy()))
     emulate_time = time.perf_counter() - start_clock
-    traj = _trajectory(bound, states, fps, emulate_time, params, ground)
+    traj = _trajectory(bound, states, fps, emulate_time, params, ground, spheres)
     if colliders:  # as an MPM run records them, so renders and exports show the spheres
         traj.metadata["colliders"] = [collider.to_dict() for collider in colliders]
     if contact is not None:
@@ -748,20 +748,26 @@ def _trajectory(
     wall_time: float,
     params: MaterialParams,
     ground: float | None = None,
+    spheres: ColliderTable | None = None,
 ) -> mpm.Trajectory:
     """The recorded states as sample points and the surface mesh they carry, anything the
     contact spring let below the ``ground`` moved up onto it (how deep that went, [m], is
-    kept in the metadata as ``floor_depth_m``)."""
+    kept in the metadata as ``floor_depth_m``), and the surface pushed out of the moving
+    ``spheres`` onto theirs: the dent the body would take where its contact spring let a
+    sphere in (``dent_depth_m``; the sample points, the dynamics' state, are left as they
+    are)."""
     latents = torch.as_tensor(np.stack([q[6:] for q, _ in states]))
     with torch.no_grad():
         local_samples = bound.body_positions(latents).numpy()
     carry = embedding_weights(bound.rest, np.asarray(bound.mesh.vertices, dtype=np.float64))
     surface, samples = [], []
-    depth = 0.0
-    for (q, R0), body_samples in zip(states, local_samples, strict=True):
+    depth, dent = 0.0, 0.0
+    for frame, ((q, R0), body_samples) in enumerate(zip(states, local_samples, strict=True)):
         R = R0 @ rodrigues(q[3:6])
         world = body_samples @ R.T + q[:3]
         points = carry @ world
+        if spheres is not None:
+            dent = max(dent, _push_out_of_spheres(points, spheres, frame / fps))
         if ground is not None:
             lowest = min(float(points[:, 2].min()), float(world[:, 2].min()))
             depth = max(depth, ground - lowest)
@@ -779,5 +785,20 @@ def _trajectory(
             ),
         },
         metadata={"neurok": {"wall_time_s": wall_time, "material": params.__dict__,
-                             "state_dim": bound.state_dim, "floor_depth_m": depth}},
+                             "state_dim": bound.state_dim, "floor_depth_m": depth,
+                             "dent_depth_m": dent}},
     )  # fmt: skip
+
+
+def _push_out_of_spheres(points: np.ndarray, spheres: ColliderTable, t: float) -> float:
+    """Move the ``points`` (V, 3) [m] inside any of the ``spheres`` at time t radially onto
+    its surface, in place; returns the deepest overlap [m]."""
+    deepest = 0.0
+    for centre, radius in zip(spheres.state(t)[0], spheres.radius, strict=True):
+        offset = points - centre
+        distance = np.linalg.norm(offset, axis=1)
+        inside = (distance < radius) & (distance > 1e-12)
+        if inside.any():
+            deepest = max(deepest, float(radius - distance[inside].min()))
+            points[inside] = centre + offset[inside] * (radius / distance[inside])[:, None]
+    return deepest

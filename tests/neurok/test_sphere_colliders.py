@@ -152,7 +152,11 @@ def test_simulate_pushes_a_box_along_the_path_of_a_sphere() -> None:
       at 2 V (the elastic limit of a push) against the floor's friction 0.4 (< 0.65 m);
     - it stays on the line of the push: the sphere hits the middle of the back face, so the
       box drifts sideways by < 5 mm (measured 0.8 mm);
-    - the trajectory records the sphere as an MPM run does, so renders draw it on its path.
+    - the trajectory records the sphere as an MPM run does, so renders draw it on its path;
+    - the recorded surface does not enter the sphere: where the soft contact let the sphere
+      in (dent_depth_m in the metadata, measured 3.8 cm), the surface is drawn dented around
+      it (checked 1 cm above the floor, which the sphere reaches into and which comes
+      first).
     A sign error in the push pulls the box backwards (-2.2 m); a law that damps the points'
     own velocity instead of their velocity relative to the sphere pushes it off the line
     (9.7 mm sideways); either fails."""
@@ -168,6 +172,12 @@ def test_simulate_pushes_a_box_along_the_path_of_a_sphere() -> None:
     assert np.abs(moved[before, :2]).max() < 1e-3, np.abs(moved[before]).max()
     assert 0.05 < moved[-1, 0] < 0.65, moved[-1]
     assert abs(moved[-1, 1]) < 5e-3, moved[-1]
+    surface = traj.tracks["object_surface"].positions.astype(np.float64)
+    for frame, t in enumerate(traj.times):
+        centre = sphere.pose_at(float(t)).position
+        above = surface[frame][surface[frame][:, 2] > 0.01]
+        assert np.linalg.norm(above - centre, axis=1).min() >= 0.08 - 1e-6
+    assert traj.metadata["neurok"]["dent_depth_m"] > 0.0
     tracks = collider_tracks(traj)
     drawn = tracks["collider_0"].positions.astype(np.float64).mean(axis=1)
     np.testing.assert_allclose(drawn[-1], [-0.08, 0.0, 0.05], atol=1e-3)
