@@ -149,12 +149,18 @@ def _cmd_neurok_scene(args: argparse.Namespace) -> int:
     from neurok.checkpoint import load
 
     scene = load_scene(args.scene)
+    options = _render_options(args) if args.render else None
     traj = emulate_scene(scene, load(args.checkpoint), progress=not args.quiet)
     with atomic_directory(args.out) as tmp:
         traj.save(tmp / "trajectory.npz")
+        if options is not None:
+            from emu4d.pipeline import render_trajectory
+
+            render_trajectory(traj, tmp / "render", options, progress=not args.quiet)
     wall = traj.metadata["neurok"]["wall_time_s"]
-    print(f"wrote {args.out}/trajectory.npz ({traj.num_frames} frames, {wall:.2f} s); "
-          f"render it with: emu4d render {args.out}/trajectory.npz -o {args.out}/render")
+    rendered = " and render/" if options is not None else ""
+    print(f"wrote {args.out}/trajectory.npz{rendered} ({traj.num_frames} frames emulated in "
+          f"{wall:.2f} s)")
     return 0
 
 
@@ -222,6 +228,8 @@ def _add_neurok_commands(sub: Any) -> None:
     scene.add_argument("-o", "--out", required=True, help="output directory")
     scene.add_argument("--checkpoint", default=None, help="model (default: the shipped one)")
     scene.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    scene.add_argument("--render", action="store_true", help="render a clip into OUT/render/")
+    _add_render_arguments(scene)
     scene.set_defaults(handler=_cmd_neurok_scene)
 
 

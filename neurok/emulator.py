@@ -779,9 +779,11 @@ def _trajectory(
     return mpm.Trajectory(
         times=times,
         tracks={
-            "object": mpm.Track(positions=np.asarray(samples, np.float32)),
+            # one object: renders draw its surface mesh, not its sample points
+            "object": mpm.Track(positions=np.asarray(samples, np.float32), object_name="object"),
             "object_surface": mpm.Track(
-                positions=np.asarray(surface, np.float32), faces=np.asarray(bound.mesh.faces)
+                positions=np.asarray(surface, np.float32), faces=np.asarray(bound.mesh.faces),
+                object_name="object",
             ),
         },
         metadata={"neurok": {"wall_time_s": wall_time, "material": params.__dict__,

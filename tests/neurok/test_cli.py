@@ -105,10 +105,12 @@ def test_neurok_scene_emulates_the_plasticine_strike_scene(tmp_path) -> None:
     centimetres of slide (< 0.15 m; measured 8.2 cm, where MPM dents it 7 cm deep and moves
     it 2.7 cm: the emulator's global modes cannot dent it, see benchmarks/RESULTS.md); it
     stays on the line of the push (< 5 mm sideways) and on the floor (its centre within
-    2 cm of its start height), and the trajectory records the sphere for renders."""
+    2 cm of its start height), and the trajectory records the sphere for renders, which
+    draw the block's surface, not its sample points."""
     import numpy as np
 
     import mpm
+    from video_bridge.renderer import default_tracks
 
     out = tmp_path / "strike"
     code = main(["neurok", "scene", "assets/scenes/plasticine_strike.toml", "-o", str(out), "-q"])
@@ -119,6 +121,7 @@ def test_neurok_scene_emulates_the_plasticine_strike_scene(tmp_path) -> None:
     assert 0.02 < moved[0] < 0.15, moved
     assert abs(moved[1]) < 5e-3 and abs(moved[2]) < 0.02, moved
     assert [c["type"] for c in traj.metadata["colliders"]] == ["Sphere"]
+    assert default_tracks(traj) == ["object_surface"]
 
 
 def test_neurok_scene_refuses_what_the_emulator_does_not_cover(tmp_path, capsys) -> None:
