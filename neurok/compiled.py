@@ -545,7 +545,8 @@ def _forces(
         centres, velocities = _collider_states(model, t)
         K3, D3 = np.zeros((3, 3)), np.zeros((3, 3))
         for p in range(N):
-            _collider_push(model, p, x, xdot, centres, velocities, max_rate, f[p], K3, D3)
+            _collider_push(model, p, x, xdot, centres, velocities, max_rate, f[p], K3, D3,
+                           False)  # fmt: skip
     return f
 
 
@@ -585,9 +586,11 @@ def _collider_states(model: Model, t: float) -> tuple[np.ndarray, np.ndarray]:
 def _collider_push(
     model: Model, p: int, x: np.ndarray, xdot: np.ndarray, centres: np.ndarray,
     velocities: np.ndarray, max_rate: float, force: np.ndarray, K3: np.ndarray, D3: np.ndarray,
+    matrices: bool,
 ) -> bool:  # fmt: skip
-    """Adds the spheres' push on point p (ColliderTable.forces) to ``force`` (3,), its
-    stiffness to K3 and its damping to D3 (3, 3); whether any sphere touches the point."""
+    """Adds the spheres' push on point p (ColliderTable.forces) to ``force`` (3,) and, with
+    ``matrices``, its stiffness to K3 and its damping to D3 (3, 3); whether any sphere
+    touches the point."""
     law = model.collider_law
     omega, damping, inelastic, slip = law[0], law[1], law[2] > 0, law[3]
     m = model.contact_mass[p]
@@ -617,6 +620,8 @@ def _collider_push(
         force[0] += push * n0 - drag * t0
         force[1] += push * n1 - drag * t1
         force[2] += push * n2 - drag * t2
+        if not matrices:
+            continue
         kn, dn = m * omega**2, (2 * damping * omega * m if damped else 0.0) - drag
         for a in range(3):
             na = n0 if a == 0 else (n1 if a == 1 else n2)
@@ -734,7 +739,7 @@ def _system(
     if has_floor or spheres > 0:
         omega, damping, friction = s[5], s[6], s[7]
         centres, velocities = _collider_states(model, t)
-        row = np.zeros((3, n))
+        row, KR, DR = np.zeros((3, n)), np.zeros((3, n)), np.zeros((3, n))
         Kp, Dp, push = np.zeros((3, 3)), np.zeros((3, 3)), np.zeros(3)
         for p in range(N):
             Kp[:, :] = 0.0
@@ -753,7 +758,7 @@ def _system(
                 Dp[0, 0] += m * rate
                 Dp[1, 1] += m * rate
             if spheres > 0 and _collider_push(model, p, x, xdot, centres, velocities,
-                                               max_rate, push, Kp, Dp):  # fmt: skip
+                                               max_rate, push, Kp, Dp, True):  # fmt: skip
                 touched = True
             if not touched:
                 continue
@@ -773,8 +778,11 @@ def _system(
                 for j in range(k):
                     row[a, 6 + j] = Rot[a, 0] * dy[j, 0] + Rot[a, 1] * dy[j, 1] + \
                         Rot[a, 2] * dy[j, 2]
-            # K += row^T Kp row, D += row^T Dp row
-            KR, DR = Kp @ row, Dp @ row
+            # K += row^T Kp row, D += row^T Dp row (loops: a BLAS call per point costs more)
+            for a in range(3):
+                for j in range(n):
+                    KR[a, j] = Kp[a, 0] * row[0, j] + Kp[a, 1] * row[1, j] + Kp[a, 2] * row[2, j]
+                    DR[a, j] = Dp[a, 0] * row[0, j] + Dp[a, 1] * row[1, j] + Dp[a, 2] * row[2, j]
             for i in range(n):
                 for j in range(n):
                     K[i, j] += row[0, i] * KR[0, j] + row[1, i] * KR[1, j] + row[2, i] * KR[2, j]
