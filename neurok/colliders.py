@@ -73,16 +73,22 @@ class ColliderTable:
         3 x 3 stiffness -df/dx and damping -df/dxdot the implicit step treats implicitly
         (the normal spring and damper, the friction drag across the normal). A point of
         contact ``radius`` r (its depth under the surface) touches a sphere when their
-        centres are closer than the sphere's radius + r."""
+        centres are closer than the sphere's radius + r. Overlapping spheres act as their
+        union, one body: a point meets only the sphere it is deepest in (a body made of
+        balls, :func:`phygenhoi.body_spheres.body_spheres`, would otherwise push twice where
+        two balls overlap)."""
         law = self.law
         f = np.zeros_like(x)
         K, D = np.zeros((len(x), 3, 3)), np.zeros((len(x), 3, 3))
         centres, velocities = self.state(t)
+        overlap = self.radius[None, :] + radius[:, None] - np.sqrt(
+            np.sum((x[:, None, :] - centres[None]) ** 2, axis=2))  # (N, C)
+        deepest = np.argmax(overlap, axis=1)
         for c in range(len(self)):
             offset = x - centres[c]
             distance = np.sqrt(np.sum(offset * offset, axis=1))
             depth = self.radius[c] + radius - distance
-            touching = np.flatnonzero((depth > 0) & (distance > 1e-12))
+            touching = np.flatnonzero((depth > 0) & (distance > 1e-12) & (deepest == c))
             if len(touching) == 0:
                 continue
             n = offset[touching] / distance[touching, None]  # outward from the sphere

@@ -588,40 +588,44 @@ def _collider_push(
     velocities: np.ndarray, max_rate: float, force: np.ndarray, K3: np.ndarray, D3: np.ndarray,
     matrices: bool,
 ) -> bool:  # fmt: skip
-    """Adds the spheres' push on point p (ColliderTable.forces) to ``force`` (3,) and, with
-    ``matrices``, its stiffness to K3 and its damping to D3 (3, 3); whether any sphere
-    touches the point."""
+    """Adds the push of the sphere point p is deepest in (ColliderTable.forces: overlapping
+    spheres act as their union) to ``force`` (3,) and, with ``matrices``, its stiffness to
+    K3 and its damping to D3 (3, 3); whether a sphere touches the point."""
+    best, best_depth = -1, -np.inf
+    for c in range(centres.shape[0]):  # scalars only: this runs per point and evaluation
+        n0, n1, n2 = x[p, 0] - centres[c, 0], x[p, 1] - centres[c, 1], x[p, 2] - centres[c, 2]
+        depth = model.collider_radius[c] + model.radius[p] - np.sqrt(n0 * n0 + n1 * n1 + n2 * n2)
+        if depth > best_depth:
+            best, best_depth = c, depth
+    if best < 0 or best_depth <= 0:
+        return False
+    c = best
+    n0, n1, n2 = x[p, 0] - centres[c, 0], x[p, 1] - centres[c, 1], x[p, 2] - centres[c, 2]
+    distance = np.sqrt(n0 * n0 + n1 * n1 + n2 * n2)
+    if distance <= 1e-12:
+        return False
     law = model.collider_law
     omega, damping, inelastic, slip = law[0], law[1], law[2] > 0, law[3]
     m = model.contact_mass[p]
-    touched = False
-    for c in range(centres.shape[0]):  # scalars only: this runs per point and evaluation
-        n0, n1, n2 = x[p, 0] - centres[c, 0], x[p, 1] - centres[c, 1], x[p, 2] - centres[c, 2]
-        distance = np.sqrt(n0 * n0 + n1 * n1 + n2 * n2)
-        depth = model.collider_radius[c] + model.radius[p] - distance
-        if depth <= 0 or distance <= 1e-12:
-            continue
-        touched = True
-        n0, n1, n2 = n0 / distance, n1 / distance, n2 / distance
-        r0, r1, r2 = (xdot[p, 0] - velocities[c, 0], xdot[p, 1] - velocities[c, 1],
-                      xdot[p, 2] - velocities[c, 2])  # fmt: skip
-        normal_speed = r0 * n0 + r1 * n1 + r2 * n2
-        approaching = normal_speed < 0.0
-        damped = approaching or inelastic
-        spring = m * omega**2 * depth
-        damp = -2 * damping * omega * m * normal_speed if damped else 0.0
-        t0, t1, t2 = r0 - normal_speed * n0, r1 - normal_speed * n1, r2 - normal_speed * n2
-        rate = 0.0
-        if approaching:
-            speed = np.sqrt(t0 * t0 + t1 * t1 + t2 * t2 + slip**2)
-            rate = min(model.collider_friction[c] * max(spring + damp, 0.0) / (m * speed),
-                       max_rate)  # fmt: skip
-        push, drag = spring + damp, rate * m
-        force[0] += push * n0 - drag * t0
-        force[1] += push * n1 - drag * t1
-        force[2] += push * n2 - drag * t2
-        if not matrices:
-            continue
+    n0, n1, n2 = n0 / distance, n1 / distance, n2 / distance
+    r0, r1, r2 = (xdot[p, 0] - velocities[c, 0], xdot[p, 1] - velocities[c, 1],
+                  xdot[p, 2] - velocities[c, 2])  # fmt: skip
+    normal_speed = r0 * n0 + r1 * n1 + r2 * n2
+    approaching = normal_speed < 0.0
+    damped = approaching or inelastic
+    spring = m * omega**2 * best_depth
+    damp = -2 * damping * omega * m * normal_speed if damped else 0.0
+    t0, t1, t2 = r0 - normal_speed * n0, r1 - normal_speed * n1, r2 - normal_speed * n2
+    rate = 0.0
+    if approaching:
+        speed = np.sqrt(t0 * t0 + t1 * t1 + t2 * t2 + slip**2)
+        rate = min(model.collider_friction[c] * max(spring + damp, 0.0) / (m * speed),
+                   max_rate)  # fmt: skip
+    push, drag = spring + damp, rate * m
+    force[0] += push * n0 - drag * t0
+    force[1] += push * n1 - drag * t1
+    force[2] += push * n2 - drag * t2
+    if matrices:
         kn, dn = m * omega**2, (2 * damping * omega * m if damped else 0.0) - drag
         for a in range(3):
             na = n0 if a == 0 else (n1 if a == 1 else n2)
@@ -630,7 +634,7 @@ def _collider_push(
                 nb = n0 if b == 0 else (n1 if b == 1 else n2)
                 K3[a, b] += kn * na * nb
                 D3[a, b] += dn * na * nb
-    return touched
+    return True
 
 
 @njit(cache=True, error_model="numpy")
