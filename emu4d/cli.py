@@ -74,7 +74,13 @@ def _cmd_hoi(args: argparse.Namespace) -> int:
 
     config = load_hoi_scene(args.scene)
     options = None if args.no_render else _render_options(args)
-    metrics = run_hoi_scene(config, args.out, render=options, progress=not args.quiet)
+    emulator = None
+    if args.emulate:
+        from neurok.checkpoint import load
+
+        emulator = load(args.checkpoint)
+    metrics = run_hoi_scene(config, args.out, render=options, progress=not args.quiet,
+                            emulator=emulator)  # fmt: skip
     keys = ("contact_time_s", "effector_speed_at_contact_m_s", "impulse_effector_cosine")
     summary = {k: round(float(metrics[k]), 3) for k in keys}
     print(f"wrote {args.out}: {json.dumps(summary)}")
@@ -264,6 +270,11 @@ def build_parser() -> argparse.ArgumentParser:
     hoi.add_argument("-o", "--out", required=True, help="output directory")
     hoi.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     hoi.add_argument("--no-render", action="store_true", help="skip the rendered clip")
+    hoi.add_argument("--emulate", action="store_true",
+                     help="emulate the object with the learned emulator (neurok) instead of MPM: "
+                     "seconds instead of minutes, elastic and plasticine objects (experimental)")
+    hoi.add_argument("--checkpoint", default=None,
+                     help="emulator model for --emulate (default: the shipped one)")  # fmt: skip
     _add_render_arguments(hoi)
     hoi.set_defaults(handler=_cmd_hoi)
     render = sub.add_parser("render", help="render a trajectory.npz to videos and arrays")

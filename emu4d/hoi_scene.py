@@ -78,9 +78,11 @@ def run_hoi_scene(
     out_dir: str | Path,
     render: RenderOptions | None = None,
     progress: bool = True,
+    emulator: Any = None,
 ) -> dict[str, Any]:
     """Simulate the scene and write trajectory.npz, metrics.json, exports and (with
-    ``render``) videos into ``out_dir`` atomically; returns the metrics."""
+    ``render``) videos into ``out_dir`` atomically; returns the metrics. With ``emulator`` (a
+    trained neurok model) the object is emulated instead (``HOIScene.run``)."""
     import mpm
     from emu4d.scene import build_shape
     from phygenhoi.hoi import HOIScene
@@ -89,7 +91,7 @@ def run_hoi_scene(
     material = mpm.materials.from_dict(config["object"]["material"])
     scene = HOIScene(shape=shape, material=material, **config["hoi"])
     start = time.perf_counter()
-    result = scene.run(progress=progress)
+    result = scene.run(progress=progress, emulator=emulator)
     traj = result.trajectory
     traj.metadata["scene"] = {
         "hoi": config["hoi"],
