@@ -2,7 +2,7 @@
 
     emu4d sim SCENE.toml -o OUT/ [--render]   simulate a scene file, write trajectory.npz + exports
     emu4d render TRAJ.npz -o OUT/             render RGB / depth / mask / flow videos and arrays
-    emu4d hoi SCENE.toml -o OUT/              a human punches / kicks / pushes / slaps an object
+    emu4d hoi SCENE.toml -o OUT/ [--emulate]  a human punches / kicks / pushes / slaps an object
     emu4d neurok data|train|simulate|scene ...  learned emulation: dataset, training, emulation
 """
 
