@@ -87,7 +87,7 @@ class ColliderTable:
         for c in range(len(self)):
             offset = x - centres[c]
             distance = np.sqrt(np.sum(offset * offset, axis=1))
-            depth = self.radius[c] + radius - distance
+            depth = overlap[:, c]
             touching = np.flatnonzero((depth > 0) & (distance > 1e-12) & (deepest == c))
             if len(touching) == 0:
                 continue

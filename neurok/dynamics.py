@@ -85,7 +85,7 @@ class Contact:
     body resting or sliding on the floor (its points jitter at mm/s in the spring) is braked
     by mu times its weight, as MPM's grid brakes it, and the rebound the body's elasticity
     returns carries no friction (with friction on approach only, a box sliding at 1 m/s
-    went 55 % further than Coulomb's v^2 / 2 mu g). ``damp_separation`` makes the damping
+    went 50-70 % further than Coulomb's v^2 / 2 mu g). ``damp_separation`` makes the damping
     act both ways while a point is in the floor: an inelastic floor that gives back little
     of the spring's energy, for plasticine, whose impact goes into plastic flow.
     :func:`neurok.simulate` gives an elastic body a softer spring and plasticine a stiff,

@@ -271,7 +271,7 @@ class HOIScene:
 
         With ``emulator`` (a trained :class:`neurok.NeuROK`) the object is emulated instead
         of simulated with MPM, the body acting on it as moving spheres
-        (:func:`phygenhoi.emulated.emulate_interaction`): seconds faster, for the elastic
+        (:func:`phygenhoi.emulated.emulate_interaction`): seconds instead of minutes, for the elastic
         and plasticine objects the emulator covers."""
         if emulator is not None:
             from phygenhoi.emulated import emulate_interaction
