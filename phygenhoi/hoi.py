@@ -271,8 +271,8 @@ class HOIScene:
 
         With ``emulator`` (a trained :class:`neurok.NeuROK`) the object is emulated instead
         of simulated with MPM, the body acting on it as moving spheres
-        (:func:`phygenhoi.emulated.emulate_interaction`): seconds instead of minutes, for the elastic
-        and plasticine objects the emulator covers."""
+        (:func:`phygenhoi.emulated.emulate_interaction`): seconds instead of minutes, for the
+        elastic and plasticine objects the emulator covers."""
         if emulator is not None:
             from phygenhoi.emulated import emulate_interaction
 
