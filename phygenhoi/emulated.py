@@ -4,9 +4,10 @@ the object as moving spheres (:func:`phygenhoi.body_spheres.body_spheres`), the 
 support (the ground, or the pedestal's top) as the emulator's floor. The result has the same
 tracks and metrics as the MPM run, so both can be compared, rendered and exported alike.
 
-Experimental, measured on two punches against MPM (benchmarks/RESULTS.md): on
-assets/scenes/punch_jelly.toml the emulated punch transfers 8.4 kg m/s against MPM's 8.5 and
-the cube slides 2.5 cm against 1.0 cm; on test_hoi's smaller cube 5.35 against 4.66 kg m/s.
+Experimental, measured against MPM (benchmarks/RESULTS.md): on assets/scenes/punch_jelly.toml
+the emulated punch transfers 8.8 kg m/s against MPM's 8.5 and the cube slides 2.3 cm against
+1.0 cm; on test_hoi's 8 kg jelly cube punches, pushes and kicks are within 17 % of MPM's
+momentum, a slap gives half of it, and a plasticine cube takes four times MPM's.
 """
 
 from __future__ import annotations
@@ -46,8 +47,7 @@ def emulate_interaction(scene: HOIScene, model: Any, progress: bool = True) -> H
     start = time.perf_counter()
     action, attraction, posed = scene.posed_action()
     low, high = (np.asarray(b, dtype=np.float64) for b in scene.shape.bounds())
-    spheres = body_spheres(posed, scene.body.skinning_weights, scene.fps, (low, high),
-                           friction=scene.friction)  # fmt: skip
+    spheres = body_spheres(posed, scene.fps, (low, high), friction=scene.friction)
     if not spheres:
         raise ContactError(
             "no part of the body comes within 0.2 m of the object; move the object or the "

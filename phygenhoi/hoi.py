@@ -270,7 +270,7 @@ class HOIScene:
         """Generate the motion, attract it to the object and simulate the interaction.
 
         With ``emulator`` (a trained :class:`neurok.NeuROK`) the object is emulated instead
-        of simulated with MPM, the body acting on it as moving spheres
+        of simulated with MPM, the body acting on it as moving balls
         (:func:`phygenhoi.emulated.emulate_interaction`): seconds instead of minutes, for the
         elastic and plasticine objects the emulator covers."""
         if emulator is not None:
