@@ -545,8 +545,11 @@ def _forces(
         centres, velocities = _collider_states(model, t)
         K3, D3 = np.zeros((3, 3)), np.zeros((3, 3))
         for p in range(N):
-            _collider_push(model, p, x, xdot, centres, velocities, max_rate, f[p], K3, D3,
-                           False)  # fmt: skip
+            c, depth = _deepest_sphere(x[p, 0], x[p, 1], x[p, 2], model.radius[p], centres,
+                                       model.collider_radius)  # fmt: skip
+            if depth > 0:
+                _collider_push(model, p, c, depth, x, xdot, centres, velocities, max_rate,
+                               f[p], K3, D3, False)  # fmt: skip
     return f
 
 
@@ -583,27 +586,35 @@ def _collider_states(model: Model, t: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 @njit(cache=True, error_model="numpy")
-def _collider_push(
-    model: Model, p: int, x: np.ndarray, xdot: np.ndarray, centres: np.ndarray,
-    velocities: np.ndarray, max_rate: float, force: np.ndarray, K3: np.ndarray, D3: np.ndarray,
-    matrices: bool,
-) -> bool:  # fmt: skip
-    """Adds the push of the sphere point p is deepest in (ColliderTable.forces: overlapping
-    spheres act as their union) to ``force`` (3,) and, with ``matrices``, its stiffness to
-    K3 and its damping to D3 (3, 3); whether a sphere touches the point."""
-    best, best_depth = -1, -np.inf
-    for c in range(centres.shape[0]):  # scalars only: this runs per point and evaluation
-        n0, n1, n2 = x[p, 0] - centres[c, 0], x[p, 1] - centres[c, 1], x[p, 2] - centres[c, 2]
-        depth = model.collider_radius[c] + model.radius[p] - np.sqrt(n0 * n0 + n1 * n1 + n2 * n2)
+def _deepest_sphere(
+    px: float, py: float, pz: float, reach: float, centres: np.ndarray, radii: np.ndarray
+) -> tuple[int, float]:
+    """(index, overlap [m]) of the sphere the point (px, py, pz) of contact radius ``reach`` is
+    deepest in (overlapping spheres act as their union); overlap <= 0: none touches it. Its
+    own small function: the caller reaches the full contact (which takes the whole Model)
+    only for the few points that touch."""
+    best, best_depth = 0, -np.inf
+    for c in range(centres.shape[0]):
+        d0, d1, d2 = px - centres[c, 0], py - centres[c, 1], pz - centres[c, 2]
+        depth = radii[c] + reach - np.sqrt(d0 * d0 + d1 * d1 + d2 * d2)
         if depth > best_depth:
             best, best_depth = c, depth
-    if best < 0 or best_depth <= 0:
-        return False
-    c = best
+    return best, best_depth
+
+
+@njit(cache=True, error_model="numpy")
+def _collider_push(
+    model: Model, p: int, c: int, depth: float, x: np.ndarray, xdot: np.ndarray,
+    centres: np.ndarray, velocities: np.ndarray, max_rate: float, force: np.ndarray,
+    K3: np.ndarray, D3: np.ndarray, matrices: bool,
+) -> None:  # fmt: skip
+    """Adds the push of sphere c, which point p is ``depth`` [m] deep in (the deepest, see
+    _deepest_sphere; ColliderTable.forces), to ``force`` (3,) and, with ``matrices``, its
+    stiffness to K3 and its damping to D3 (3, 3)."""
     n0, n1, n2 = x[p, 0] - centres[c, 0], x[p, 1] - centres[c, 1], x[p, 2] - centres[c, 2]
     distance = np.sqrt(n0 * n0 + n1 * n1 + n2 * n2)
     if distance <= 1e-12:
-        return False
+        return
     law = model.collider_law
     omega, damping, inelastic, slip = law[0], law[1], law[2] > 0, law[3]
     m = model.contact_mass[p]
@@ -613,7 +624,7 @@ def _collider_push(
     normal_speed = r0 * n0 + r1 * n1 + r2 * n2
     approaching = normal_speed < 0.0
     damped = approaching or inelastic
-    spring = m * omega**2 * best_depth
+    spring = m * omega**2 * depth
     damp = -2 * damping * omega * m * normal_speed if damped else 0.0
     t0, t1, t2 = r0 - normal_speed * n0, r1 - normal_speed * n1, r2 - normal_speed * n2
     rate = 0.0
@@ -634,7 +645,6 @@ def _collider_push(
                 nb = n0 if b == 0 else (n1 if b == 1 else n2)
                 K3[a, b] += kn * na * nb
                 D3[a, b] += dn * na * nb
-    return True
 
 
 @njit(cache=True, error_model="numpy")
@@ -761,9 +771,13 @@ def _system(
                 Dp[2, 2] += m * 2 * damping * omega if (approaching or s[9] > 0) else 0.0
                 Dp[0, 0] += m * rate
                 Dp[1, 1] += m * rate
-            if spheres > 0 and _collider_push(model, p, x, xdot, centres, velocities,
-                                               max_rate, push, Kp, Dp, True):  # fmt: skip
-                touched = True
+            if spheres > 0:
+                c, depth = _deepest_sphere(x[p, 0], x[p, 1], x[p, 2], model.radius[p],
+                                           centres, model.collider_radius)  # fmt: skip
+                if depth > 0:
+                    touched = True
+                    _collider_push(model, p, c, depth, x, xdot, centres, velocities, max_rate,
+                                   push, Kp, Dp, True)  # fmt: skip
             if not touched:
                 continue
             # this point's Jacobian rows: dy[j] = dy_p/dz_j in the body frame (a loop: a

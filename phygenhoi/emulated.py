@@ -42,7 +42,7 @@ def emulate_interaction(scene: HOIScene, model: Any, progress: bool = True) -> H
     if not isinstance(scene.material, (mpm.materials.Elastic, mpm.materials.VonMises)):
         raise SceneError(
             f"the emulator models elastic and plasticine objects, not "
-            f"{type(scene.material).__name__}; run this scene with MPM (without an emulator)."
+            f"{type(scene.material).__name__}; run this scene with MPM (no emulator, no --emulate)."
         )
     start = time.perf_counter()
     action, attraction, posed = scene.posed_action()

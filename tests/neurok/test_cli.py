@@ -102,7 +102,7 @@ def test_neurok_scene_emulates_the_plasticine_strike_scene(tmp_path) -> None:
     assets/scenes/plasticine_strike.toml a sphere moves 0.29 m along +x into the side of a
     0.2 m plasticine block on a sticky ground and backs off. The block is pushed along +x,
     by more than 2 cm and less than the sphere's 0.1 m of travel past its face plus a few
-    centimetres of slide (< 0.15 m; measured 8.2 cm, where MPM dents it 7 cm deep and moves
+    centimetres of slide (< 0.15 m; measured 8.8 cm, where MPM dents it 7 cm deep and moves
     it 2.7 cm: the emulator's global modes cannot dent it, see benchmarks/RESULTS.md); it
     stays on the line of the push (< 5 mm sideways) and on the floor (its centre within
     2 cm of its start height), and the trajectory records the sphere for renders, which
