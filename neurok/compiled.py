@@ -80,6 +80,7 @@ def build(dynamics: FastDynamics, loads: LoadTable | None = None) -> Model:
         contact.damping if contact else 0.0, contact.friction if contact else 0.0,
         elastic.yield_strain, float(contact.damp_separation) if contact else 0.0,
         contact.rest_speed if contact else 0.0,
+        float(contact.friction_at_surface) if contact else 0.0,
     ], dtype=np.float64)  # fmt: skip
     empty = loads is None
     f64 = np.ascontiguousarray
@@ -487,11 +488,15 @@ def latent_stiffness(
 
 @njit(cache=True, error_model="numpy")
 def _forces(
-    model: Model, x: np.ndarray, xdot: np.ndarray, t: float, h: float, max_rate: float
-) -> np.ndarray:
+    model: Model, x: np.ndarray, xdot: np.ndarray, t: float, h: float, max_rate: float,
+    surface_velocity: np.ndarray, lever_force: np.ndarray,
+) -> np.ndarray:  # fmt: skip
     """Total force on the points (N, 3) [N] at time t: -dV/dx (elasticity, gravity, ground
     penalty) plus Kelvin-Voigt damping, ground damping and friction capped at ``max_rate``
-    [1/s], and the loads (an impulse spread over the step ``h`` [s])."""
+    [1/s], and the loads (an impulse spread over the step ``h`` [s]). The floor's friction
+    measures slip at the surface below each point, xdot - r ``surface_velocity`` (r the
+    point's contact radius; FastDynamics.surface_lever), and adds sum_p r_p f_p to
+    ``lever_force`` (3,)."""
     N = x.shape[0]
     s = model.settings
     viscosity, gravity, has_contact = s[2], s[3] > 0, s[4] > 0
@@ -522,12 +527,17 @@ def _forces(
             approaching = xdot[p, 2] < 0.0
             damped = approaching or s[9] > 0  # (an inelastic floor damps separation too)
             damp = -2 * damping * omega * m * xdot[p, 2] if damped else 0.0
-            speed = np.sqrt(xdot[p, 0] ** 2 + xdot[p, 1] ** 2 + model.slip_speed**2)
+            r = model.radius[p]
+            slip0 = xdot[p, 0] - r * surface_velocity[0]
+            slip1 = xdot[p, 1] - r * surface_velocity[1]
+            speed = np.sqrt(slip0**2 + slip1**2 + model.slip_speed**2)
             rate = min(friction * max(normal + damp, 0.0) / (m * speed), max_rate) * \
                 _friction_gate(xdot[p, 2], s[10])
-            f[p, 0] -= rate * m * xdot[p, 0]
-            f[p, 1] -= rate * m * xdot[p, 1]
+            f[p, 0] -= rate * m * slip0
+            f[p, 1] -= rate * m * slip1
             f[p, 2] += normal + damp
+            lever_force[0] -= r * rate * m * slip0
+            lever_force[1] -= r * rate * m * slip1
     for i in range(model.load_times.shape[0]):
         start, end, impulse = model.load_times[i, 0], model.load_times[i, 1], model.load_times[i, 2]
         if impulse > 0:
@@ -681,7 +691,17 @@ def _system(
             xdot[p, a] = (qdot[a] + spin[a, 0] * y[p, 0] + spin[a, 1] * y[p, 1]
                           + spin[a, 2] * y[p, 2] + Rot[a, 0] * ydot[p, 0]
                           + Rot[a, 1] * ydot[p, 1] + Rot[a, 2] * ydot[p, 2])  # fmt: skip
-    f = _forces(model, x, xdot, t, h_load, max_rate)
+    # the floor's friction acts on the surface below each point (Contact.friction_at_surface):
+    # lever[:, i] = dRot_i Rot^T z, that surface moves at xdot - r lever thetadot
+    lever = np.zeros((3, 3))
+    if model.settings[11] > 0:
+        for i in range(3):
+            for a in range(3):
+                lever[a, i] = dRot[i, a, 0] * Rot[2, 0] + dRot[i, a, 1] * Rot[2, 1] + \
+                    dRot[i, a, 2] * Rot[2, 2]
+    surface_velocity = lever @ qdot[3:6].copy()
+    lever_force = np.zeros(3)
+    f = _forces(model, x, xdot, t, h_load, max_rate, surface_velocity, lever_force)
     # minus the frame's share of m Jdot qdot, m (ddRot_w y + 2 dRot_w ydot) (the decoder's
     # share, m Rot y'', is projected through the moments below); then the sums the frame's
     # rows of M and F need: total mass, sum m y, sum m y y^T, sum f y^T, and f in the body
@@ -741,6 +761,9 @@ def _system(
                     M[3 + i, 3 + m_] += DtD * S[a, b]
     M[6:, 6:] = dphi.T @ Gd
     F[6:] = dphi.T @ (C @ body_force) - Gd.T @ d2phi
+    for i in range(3):  # the friction's torque about the surface below each point
+        F[3 + i] -= lever[0, i] * lever_force[0] + lever[1, i] * lever_force[1] + \
+            lever[2, i] * lever_force[2]
     for r in range(n):
         for c in range(r):
             M[r, c] = M[c, r]
@@ -759,18 +782,21 @@ def _system(
             Kp[:, :] = 0.0
             Dp[:, :] = 0.0
             touched = False
+            drag = 0.0
             if has_floor and x[p, 2] < model.floor[p]:
                 touched = True
                 m = model.contact_mass[p]
                 normal = m * omega**2 * (model.floor[p] - x[p, 2])
-                speed = np.sqrt(xdot[p, 0] ** 2 + xdot[p, 1] ** 2 + model.slip_speed**2)
+                r = model.radius[p]
+                speed = np.sqrt((xdot[p, 0] - r * surface_velocity[0]) ** 2
+                                + (xdot[p, 1] - r * surface_velocity[1]) ** 2
+                                + model.slip_speed**2)  # fmt: skip
                 approaching = xdot[p, 2] < 0.0
                 rate = min(friction * normal / (m * speed), max_rate) * \
                     _friction_gate(xdot[p, 2], s[10])
                 Kp[2, 2] += m * omega**2
                 Dp[2, 2] += m * 2 * damping * omega if (approaching or s[9] > 0) else 0.0
-                Dp[0, 0] += m * rate
-                Dp[1, 1] += m * rate
+                drag = m * rate  # on the surface's rows (below)
             if spheres > 0:
                 c, depth = _deepest_sphere(x[p, 0], x[p, 1], x[p, 2], model.radius[p],
                                            centres, model.collider_radius)  # fmt: skip
@@ -805,6 +831,14 @@ def _system(
                 for j in range(n):
                     K[i, j] += row[0, i] * KR[0, j] + row[1, i] * KR[1, j] + row[2, i] * KR[2, j]
                     D[i, j] += row[0, i] * DR[0, j] + row[1, i] * DR[1, j] + row[2, i] * DR[2, j]
+            if drag > 0:  # the floor's friction drag, on the rows of the surface below
+                r = model.radius[p]
+                for a in range(2):
+                    for i in range(3):
+                        row[a, 3 + i] -= r * lever[a, i]
+                    for i in range(n):
+                        for j in range(n):
+                            D[i, j] += drag * row[a, i] * row[a, j]
     A = M + 0.5 * h * D + 0.25 * h * h * K + 1e-12 * np.eye(n)
     return M, F, A
 

@@ -88,6 +88,13 @@ class Contact:
     went 50-70 % further than Coulomb's v^2 / 2 mu g). ``damp_separation`` makes the damping
     act both ways while a point is in the floor: an inelastic floor that gives back little
     of the spring's energy, for plasticine, whose impact goes into plastic flow.
+    ``friction_at_surface``: a sample point a depth r inside the body meets the floor through
+    the surface below it, so the friction acts on that surface material: its slip is the
+    point's velocity minus r (omega x z), and the force acts there (its torque arm is the
+    surface's). Taking the inner point's own velocity instead braked a rolling ball (its
+    centre moves at v over a contact that should not slip) like a brake shoe. Off, the
+    friction acts on the point itself: :func:`neurok.simulate` keeps that for plasticine,
+    whose MPM bodies slump onto a flat base and do not roll away (benchmarks/RESULTS.md).
     :func:`neurok.simulate` gives an elastic body a softer spring and plasticine a stiff,
     overdamped, inelastic one (:func:`neurok.emulator.contact_law`)."""
 
@@ -98,6 +105,7 @@ class Contact:
     slip_speed: float = 0.02
     damp_separation: bool = False
     rest_speed: float = 0.05
+    friction_at_surface: bool = True
 
     def friction_gate(self, rise_speed: Any) -> Any:
         """The share of the friction a point in the floor feels at vertical speed
@@ -238,8 +246,27 @@ class LatentDynamics:
 
     # -- forces -----------------------------------------------------------------------------
 
-    def _dissipative(self, x: torch.Tensor, xdot: torch.Tensor, t: float) -> torch.Tensor:
-        """(N, 3) non-conservative forces [N]: damping, contact damping/friction, external."""
+    def surface_lever(self, q: torch.Tensor) -> torch.Tensor | None:
+        """(3, 3) L with column i = dRot_i Rot^T z (central differences of the rotation): the
+        material a depth r below a sample point moves at xdot - r L thetadot, and a force f on
+        it adds -r L^T f to the rotation's generalised force; None when the floor's friction
+        acts on the points themselves (:attr:`Contact.friction_at_surface`)."""
+        if self.contact is None or not self.contact.friction_at_surface:
+            return None
+        theta, h = q[3:6], 1e-5
+        eye = torch.eye(3, dtype=q.dtype)
+        Rs = self.R0 @ rotation_matrix(torch.cat([theta[None], theta + h * eye, theta - h * eye]))
+        dRot = (Rs[1:4] - Rs[4:7]) / (2 * h)
+        return torch.stack([dRot[i] @ Rs[0][2] for i in range(3)], dim=1)
+
+    def _dissipative(
+        self, x: torch.Tensor, xdot: torch.Tensor, t: float,
+        slip_shift: torch.Tensor | None = None, lever_force: list | None = None,
+    ) -> torch.Tensor:  # fmt: skip
+        """(N, 3) non-conservative forces [N]: damping, contact damping/friction, external.
+        ``slip_shift`` (N, 3) is added to the velocities where the floor's friction measures
+        slip (the surface below each point); ``lever_force``, if given, receives
+        sum_p r_p f_p of that friction."""
         f = torch.zeros_like(x)
         if self.damping:
             # Rayleigh dissipation D = eta sum vol J |sym(l)|^2, l = Fdot F^-1 the spatial
@@ -270,7 +297,7 @@ class LatentDynamics:
             approaching = inside * (xdot[:, 2] < 0.0).to(x.dtype)
             damped = inside if c.damp_separation else approaching
             damping = -2 * c.damping * c.omega * self.contact_mass * xdot[:, 2] * damped
-            tangential = xdot[:, :2]
+            tangential = xdot[:, :2] if slip_shift is None else xdot[:, :2] + slip_shift[:, :2]
             speed = torch.sqrt(torch.sum(tangential * tangential, dim=-1) + c.slip_speed**2)
             # regularised Coulomb friction as a drag rate [1/s], capped at what stops the
             # sliding within the step (stiff drag would make the explicit stages diverge)
@@ -283,6 +310,9 @@ class LatentDynamics:
             rate = rate * inside * c.friction_gate(xdot[:, 2])
             friction = -(rate * self.contact_mass)[:, None] * tangential
             f = f + torch.cat([friction, damping[:, None]], dim=-1)
+            if lever_force is not None:
+                radius = self.floor - c.height
+                lever_force.append(torch.cat([radius @ friction, radius.new_zeros(1)]))
         if self.external is not None:
             f = f + self.external(t, x)
         return f
@@ -294,9 +324,17 @@ class LatentDynamics:
         with torch.enable_grad():
             (dV_dx,) = torch.autograd.grad(self.potential(x_), x_)
         m = self.mass.repeat_interleave(3)
-        force = (self._dissipative(x, xdot, t) - dV_dx).reshape(-1) - m * jdot_qdot.reshape(-1)
+        lever = self.surface_lever(q)
+        shift, lever_force = None, []
+        if lever is not None:
+            shift = -(self.floor - self.contact.height)[:, None] * (lever @ qdot[3:6])[None]
+        force = self._dissipative(x, xdot, t, shift, lever_force) - dV_dx
+        force = force.reshape(-1) - m * jdot_qdot.reshape(-1)
         M = J.T @ (m[:, None] * J)
-        return torch.linalg.solve(M + 1e-12 * torch.eye(len(q), dtype=q.dtype), J.T @ force)
+        F = J.T @ force
+        if lever is not None:  # the friction acts on the surface below each point
+            F = torch.cat([F[:3], F[3:6] - lever.T @ lever_force[0], F[6:]])
+        return torch.linalg.solve(M + 1e-12 * torch.eye(len(q), dtype=q.dtype), F)
 
     # -- integration ------------------------------------------------------------------------
 

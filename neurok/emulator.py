@@ -621,6 +621,9 @@ def simulate(
     contact = None if ground is None else Contact(
         height=float(ground), omega=contact_omega, friction=friction, damping=contact_damping,
         damp_separation=params.yield_stress > 0,  # plasticine: an inelastic floor
+        # friction on the surface below each point; plasticine keeps it on the points, whose
+        # drag on a rolling body stands in for the flat base its MPM twin slumps onto
+        friction_at_surface=params.yield_stress <= 0,
     )
     q, qdot = np.zeros(n), np.zeros(n)
     R0 = np.eye(3)

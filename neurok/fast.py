@@ -287,10 +287,28 @@ class FastDynamics:
             grad[:, 2] -= self.contact.omega**2 * self.contact_mass * depth
         return grad
 
-    def dissipative(self, x: np.ndarray, xdot: np.ndarray, t: float) -> np.ndarray:
+    def surface_lever(self, q: np.ndarray) -> np.ndarray | None:
+        """(3, 3) L with column i = dRot_i Rot^T z: the material a depth r below a sample
+        point moves at xdot - r L thetadot, and a force f on it adds -r L^T f to the
+        rotation's generalised force (:attr:`Contact.friction_at_surface`); None when the
+        floor's friction acts on the points themselves."""
+        if self.contact is None or not self.contact.friction_at_surface:
+            return None
+        theta = q[3:6]
+        Rot = self.R0 @ rodrigues(theta)
+        columns = _right_jacobian(theta)
+        up_in_body = Rot[2]  # Rot^T z
+        return np.stack([Rot @ _skew(columns[:, i]) @ up_in_body for i in range(3)], axis=1)
+
+    def dissipative(
+        self, x: np.ndarray, xdot: np.ndarray, t: float, slip_shift: np.ndarray | None = None,
+        lever_force: np.ndarray | None = None,
+    ) -> np.ndarray:  # fmt: skip
         """Non-conservative forces (N, 3): Kelvin-Voigt damping, contact damping and
         friction, external loads, the push of moving colliders (their springs too: they
-        depend on time)."""
+        depend on time). ``slip_shift`` (N, 3) is added to the points' velocities where the
+        floor's friction measures slip (the surface below them, see :meth:`surface_lever`);
+        ``lever_force`` (3,), if given, receives sum_p r_p f_p of that friction."""
         f = np.zeros_like(x)
         if self.viscosity > 0:
             f += self.elastic.viscous_forces(x, xdot, self.viscosity)
@@ -301,13 +319,16 @@ class FastDynamics:
             approaching = inside * (xdot[:, 2] < 0.0)  # the floor only resists approach
             damped = inside if c.damp_separation else approaching  # (or is inelastic)
             damping = -2 * c.damping * c.omega * self.contact_mass * xdot[:, 2] * damped
-            tangential = xdot[:, :2]
+            tangential = xdot[:, :2] if slip_shift is None else xdot[:, :2] + slip_shift[:, :2]
             speed = np.sqrt(np.sum(tangential * tangential, axis=1) + c.slip_speed**2)
             support = np.maximum(normal_force + damping, 0.0)
             rate = np.minimum(c.friction * support / (self.contact_mass * speed), self.max_rate)
             rate = rate * inside * c.friction_gate(xdot[:, 2])  # approaching or resting
-            f[:, :2] -= (rate * self.contact_mass)[:, None] * tangential
+            friction = (rate * self.contact_mass)[:, None] * tangential
+            f[:, :2] -= friction
             f[:, 2] += damping
+            if lever_force is not None:
+                lever_force[:2] -= self.radius @ friction
         if self.external is not None:
             f += self.external(t, x)
         if self.colliders is not None:
@@ -321,10 +342,17 @@ class FastDynamics:
         """(M (n, n), F (n,), J (3N, n), x (N, 3), xdot (N, 3)): the generalised mass matrix
         and forces of the Euler-Lagrange equations M qddot = F at (q, qdot)."""
         x, J, xdot, jdot_qdot = self.kinematics(q, qdot)
-        force = (self.dissipative(x, xdot, t) - self.potential_gradient(x)).reshape(-1)
-        force -= self.m3 * jdot_qdot.reshape(-1)
+        lever = self.surface_lever(q)
+        shift, lever_force = None, np.zeros(3)
+        if lever is not None:
+            shift = -self.radius[:, None] * (lever @ qdot[3:6])[None]
+        force = self.dissipative(x, xdot, t, shift, lever_force) - self.potential_gradient(x)
+        force = force.reshape(-1) - self.m3 * jdot_qdot.reshape(-1)
         M = J.T @ (self.m3[:, None] * J)
-        return M, J.T @ force, J, x, xdot
+        F = J.T @ force
+        if lever is not None:  # the friction acts on the surface below each point
+            F[3:6] -= lever.T @ lever_force
+        return M, F, J, x, xdot
 
     def acceleration(self, q: np.ndarray, qdot: np.ndarray, t: float = 0.0) -> np.ndarray:
         """qddot from the Euler-Lagrange equations at (q, qdot)."""
@@ -351,12 +379,14 @@ class FastDynamics:
         return self.stiffness_at_rest
 
     def stiffness(
-        self, J: np.ndarray, x: np.ndarray, xdot: np.ndarray, t: float = 0.0
-    ) -> tuple[np.ndarray, np.ndarray]:
+        self, J: np.ndarray, x: np.ndarray, xdot: np.ndarray, t: float = 0.0,
+        q: np.ndarray | None = None, qdot: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
         """(K, D) (n, n): the stiff parts of -dF/dq and -dF/dqdot at time t, which the step
         treats implicitly: the latent coordinates' elastic stiffness at rest, and the
         ground's and the colliders' penalty springs, their damping and the friction drag on
-        the points in contact."""
+        the points in contact. With the state (q, qdot) the friction drag is taken at the
+        surface below each point (:meth:`surface_lever`)."""
         n = J.shape[1]
         K, D = np.zeros((n, n)), np.zeros((n, n))
         K[6:, 6:] = self.latent_stiffness(n - 6)
@@ -374,12 +404,18 @@ class FastDynamics:
                 damped = np.ones_like(approaching) if c.damp_separation else approaching
                 D += Jz.T @ ((m * 2 * c.damping * c.omega * damped)[:, None] * Jz)
                 normal = m * c.omega**2 * (self.floor[inside] - x[inside, 2])
+                lever = None if q is None or qdot is None else self.surface_lever(q)
                 tangential = xdot[inside, :2]
+                if lever is not None:
+                    depth = self.radius[inside]
+                    tangential = tangential - depth[:, None] * (lever @ qdot[3:6])[None, :2]
                 speed = np.sqrt(np.sum(tangential * tangential, axis=1) + c.slip_speed**2)
                 rate = np.minimum(c.friction * normal / (m * speed), self.max_rate)
                 rate = rate * c.friction_gate(xdot[inside, 2])
                 for axis in (0, 1):
-                    Ja = J3[:, axis, :]
+                    Ja = J3[:, axis, :].copy()
+                    if lever is not None:  # the surface's rows
+                        Ja[:, 3:6] -= depth[:, None] * lever[axis][None, :]
                     D += Ja.T @ ((m * rate)[:, None] * Ja)
         if self.colliders is not None:
             _, Kp, Dp = self.colliders.forces(t, x, xdot, self.radius, self.contact_mass,
@@ -429,7 +465,7 @@ class FastDynamics:
             v_mid = qdot + 0.5 * dv
             M, F, J, x, xdot = self.generalised(q + 0.5 * h * v_mid, v_mid, t + 0.5 * h)
             # at the current iterate: contacts come and go
-            K, D = self.stiffness(J, x, xdot, t + 0.5 * h)
+            K, D = self.stiffness(J, x, xdot, t + 0.5 * h, q + 0.5 * h * v_mid, v_mid)
             A = M + 0.5 * h * D + 0.25 * h * h * K + 1e-12 * np.eye(n)
             update = np.linalg.solve(A, M @ dv - h * F)
             dv = dv - update
