@@ -20,6 +20,7 @@ import numpy as np
 import mpm
 from phygenhoi.body_spheres import body_spheres
 from phygenhoi.errors import ContactError, SceneError
+from phygenhoi.interaction_metrics import contact_frame, impulse_frames, interaction_metrics
 
 if TYPE_CHECKING:
     from phygenhoi.hoi import HOIResult, HOIScene
@@ -37,7 +38,7 @@ def emulate_interaction(scene: HOIScene, model: Any, progress: bool = True) -> H
         ContactError: no part of the body comes near the object.
     """
     from neurok.emulator import MaterialParams, simulate
-    from phygenhoi.hoi import HOIResult, _contact_frame, _impulse_frames, _metrics
+    from phygenhoi.hoi import HOIResult
 
     if not isinstance(scene.material, (mpm.materials.Elastic, mpm.materials.VonMises)):
         raise SceneError(
@@ -58,7 +59,7 @@ def emulate_interaction(scene: HOIScene, model: Any, progress: bool = True) -> H
               "ground": float(low[2]), "friction": scene.friction,
               "num_points": NUM_POINTS}  # fmt: skip
     emulated = simulate(model, scene.surface, colliders=spheres, progress=progress, **common)
-    contact = _contact_frame(posed.vertices, emulated.tracks["object"].positions[0], scene.dx)
+    contact = contact_frame(posed.vertices, emulated.tracks["object"].positions[0], scene.dx)
     if contact is None:
         raise ContactError(
             f"the {action.effector} never comes within 1.5 x {scene.dx} m of the object; move "
@@ -72,15 +73,15 @@ def emulate_interaction(scene: HOIScene, model: Any, progress: bool = True) -> H
                           metadata=dict(emulated.metadata))  # fmt: skip
     # the body-free emulation: the object's own settling into the floor cancels in the metrics
     untouched = simulate(model, scene.surface, progress=False, **common)
-    window_end = min(contact + _impulse_frames(scene.fps), traj.num_frames - 1)
+    window_end = min(contact + impulse_frames(scene.fps), traj.num_frames - 1)
     momentum = _diagnostics(untouched, mass, scene.fps)["linear_momentum"]
     reference = (untouched.tracks["object"].positions[: window_end + 1],
                  momentum[: window_end + 1])  # fmt: skip
-    metrics = _metrics(scene, traj, posed, action, attraction, contact, reference)
+    metrics = interaction_metrics(scene, traj, posed, action, attraction, contact, reference)
     metrics["engine"] = "neurok"
     metrics["body_spheres"] = len(spheres)
     metrics["wall_time_s"] = round(time.perf_counter() - start, 2)
-    pedestal = scene._pedestal()
+    pedestal = scene.pedestal()
     # renders draw the body's mesh track, not its spheres; the pedestal as in the MPM run
     traj.metadata["colliders"] = [] if pedestal is None else [pedestal.to_dict()]
     traj.metadata["hoi"] = {
