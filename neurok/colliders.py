@@ -26,12 +26,17 @@ class ColliderLaw:
     ``omega`` [rad/s] per unit of the point's contact mass, a damping ratio ``damping`` on the
     normal speed (only while the point moves into the sphere, unless ``inelastic``),
     Coulomb friction (the sphere's own coefficient, also only on approach) regularised by
-    ``slip_speed`` [m/s]: the floor's law (:class:`neurok.dynamics.Contact`) around a ball."""
+    ``slip_speed`` [m/s]: the floor's law (:class:`neurok.dynamics.Contact`) around a ball.
+    The push never pulls (MPM's "separate"). ``hardness`` [Pa] (plasticine; 0: none) limits
+    the mean pressure under a sphere: its whole push is cut to hardness x 2 pi R d, the
+    contact area of a sphere of radius R pressed d deep (its deepest point) into a flat, as
+    a plastic body yields under an indenter instead of pushing back harder."""
 
     omega: float
     damping: float
     inelastic: bool = False
     slip_speed: float = 0.02
+    hardness: float = 0.0
 
 
 class ColliderTable:
@@ -71,7 +76,8 @@ class ColliderTable:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
         """The spheres' push on the points at time t: forces (N, 3) [N] and, per point, the
         3 x 3 stiffness -df/dx and damping -df/dxdot the implicit step treats implicitly
-        (the normal spring and damper, the friction drag across the normal). A point of
+        (the normal spring and damper, the friction drag across the normal), all three cut
+        together by a sphere's indentation limit (:class:`ColliderLaw`). A point of
         contact ``radius`` r (its depth under the surface) touches a sphere when their
         centres are closer than the sphere's radius + r. Overlapping spheres act as their
         union, one body: a point meets only the sphere it is deepest in (a body made of
@@ -103,11 +109,22 @@ class ColliderTable:
             speed = np.sqrt(np.sum(tangential * tangential, axis=1) + law.slip_speed**2)
             rate = np.minimum(self.friction[c] * np.maximum(spring + damping, 0.0)
                               / (m * speed), max_rate) * approaching  # fmt: skip
-            f[touching] += (spring + damping)[:, None] * n - (rate * m)[:, None] * tangential
+            # a sphere never pulls (MPM's "separate"): an inelastic contact's damping may take
+            # the spring's push away from a leaving point, not pull it back
+            push = np.maximum(spring + damping, 0.0)
+            pushing = spring + damping > 0.0
+            f[touching] += push[:, None] * n - (rate * m)[:, None] * tangential
             outer = n[:, :, None] * n[:, None, :]
-            K[touching] += (m * law.omega**2)[:, None, None] * outer
-            D[touching] += (2 * law.damping * law.omega * m * damped)[:, None, None] * outer
+            K[touching] += (m * law.omega**2 * pushing)[:, None, None] * outer
+            normal_damping = 2 * law.damping * law.omega * m * (damped & pushing)
+            D[touching] += normal_damping[:, None, None] * outer
             D[touching] += (rate * m)[:, None, None] * (np.eye(3) - outer)
+            limit = law.hardness * 2 * np.pi * self.radius[c] * float(depth[touching].max())
+            if law.hardness > 0 and push.sum() > limit:  # the body yields under the ball
+                cut = limit / push.sum()
+                f[touching] *= cut
+                K[touching] *= cut
+                D[touching] *= cut
         return f, K, D
 
 

@@ -134,7 +134,7 @@ def _collider_arrays(table: ColliderTable | None) -> dict[str, np.ndarray]:
         return {"collider_radius": np.zeros(0), "collider_friction": np.zeros(0),
                 "collider_times": np.zeros((0, 1)), "collider_positions": np.zeros((0, 1, 3)),
                 "collider_counts": np.zeros(0, dtype=np.int64),
-                "collider_law": np.zeros(4)}  # fmt: skip
+                "collider_law": np.zeros(5)}  # fmt: skip
     law = table.law
     return {"collider_radius": np.ascontiguousarray(table.radius, dtype=np.float64),
             "collider_friction": np.ascontiguousarray(table.friction, dtype=np.float64),
@@ -142,7 +142,7 @@ def _collider_arrays(table: ColliderTable | None) -> dict[str, np.ndarray]:
             "collider_positions": np.ascontiguousarray(table.positions, dtype=np.float64),
             "collider_counts": np.ascontiguousarray(table.counts, dtype=np.int64),
             "collider_law": np.array([law.omega, law.damping, float(law.inelastic),
-                                      law.slip_speed])}  # fmt: skip
+                                      law.slip_speed, law.hardness])}  # fmt: skip
 
 
 # -- small rotations ---------------------------------------------------------------------------
@@ -489,14 +489,15 @@ def latent_stiffness(
 @njit(cache=True, error_model="numpy")
 def _forces(
     model: Model, x: np.ndarray, xdot: np.ndarray, t: float, h: float, max_rate: float,
-    surface_velocity: np.ndarray, lever_force: np.ndarray,
+    surface_velocity: np.ndarray, lever_force: np.ndarray, collider_scale: np.ndarray,
 ) -> np.ndarray:  # fmt: skip
     """Total force on the points (N, 3) [N] at time t: -dV/dx (elasticity, gravity, ground
     penalty) plus Kelvin-Voigt damping, ground damping and friction capped at ``max_rate``
     [1/s], and the loads (an impulse spread over the step ``h`` [s]). The floor's friction
     measures slip at the surface below each point, xdot - r ``surface_velocity`` (r the
     point's contact radius; FastDynamics.surface_lever), and adds sum_p r_p f_p to
-    ``lever_force`` (3,)."""
+    ``lever_force`` (3,). ``collider_scale`` (C,) receives the factor each sphere's push
+    was cut by to its indentation limit (ColliderTable.forces; 1: not cut)."""
     N = x.shape[0]
     s = model.settings
     viscosity, gravity, has_contact = s[2], s[3] > 0, s[4] > 0
@@ -551,15 +552,31 @@ def _forces(
         for p in range(N):
             for d in range(3):
                 f[p, d] += model.load_shares[i, p] * model.load_vectors[i, d] * scale
-    if model.collider_radius.shape[0] > 0:
+    spheres = model.collider_radius.shape[0]
+    if spheres > 0:
         centres, velocities = _collider_states(model, t)
         K3, D3 = np.zeros((3, 3)), np.zeros((3, 3))
+        pushes = np.zeros((N, 3))
+        owner = np.full(N, -1, dtype=np.int64)
+        total, deepest = np.zeros(spheres), np.zeros(spheres)
         for p in range(N):
             c, depth = _deepest_sphere(x[p, 0], x[p, 1], x[p, 2], model.radius[p], centres,
                                        model.collider_radius)  # fmt: skip
             if depth > 0:
-                _collider_push(model, p, c, depth, x, xdot, centres, velocities, max_rate,
-                               f[p], K3, D3, False)  # fmt: skip
+                owner[p] = c
+                total[c] += _collider_push(model, p, c, depth, x, xdot, centres, velocities,
+                                           max_rate, pushes[p], K3, D3, False)  # fmt: skip
+                deepest[c] = max(deepest[c], depth)
+        hardness = model.collider_law[4]
+        for c in range(spheres):
+            collider_scale[c] = 1.0
+            limit = hardness * 2.0 * np.pi * model.collider_radius[c] * deepest[c]
+            if hardness > 0 and total[c] > limit:
+                collider_scale[c] = limit / total[c]
+        for p in range(N):
+            if owner[p] >= 0:
+                for d in range(3):
+                    f[p, d] += collider_scale[owner[p]] * pushes[p, d]
     return f
 
 
@@ -617,14 +634,14 @@ def _collider_push(
     model: Model, p: int, c: int, depth: float, x: np.ndarray, xdot: np.ndarray,
     centres: np.ndarray, velocities: np.ndarray, max_rate: float, force: np.ndarray,
     K3: np.ndarray, D3: np.ndarray, matrices: bool,
-) -> None:  # fmt: skip
+) -> float:  # fmt: skip
     """Adds the push of sphere c, which point p is ``depth`` [m] deep in (the deepest, see
     _deepest_sphere; ColliderTable.forces), to ``force`` (3,) and, with ``matrices``, its
-    stiffness to K3 and its damping to D3 (3, 3)."""
+    stiffness to K3 and its damping to D3 (3, 3); returns the push's normal part [N]."""
     n0, n1, n2 = x[p, 0] - centres[c, 0], x[p, 1] - centres[c, 1], x[p, 2] - centres[c, 2]
     distance = np.sqrt(n0 * n0 + n1 * n1 + n2 * n2)
     if distance <= 1e-12:
-        return
+        return 0.0
     law = model.collider_law
     omega, damping, inelastic, slip = law[0], law[1], law[2] > 0, law[3]
     m = model.contact_mass[p]
@@ -642,12 +659,16 @@ def _collider_push(
         speed = np.sqrt(t0 * t0 + t1 * t1 + t2 * t2 + slip**2)
         rate = min(model.collider_friction[c] * max(spring + damp, 0.0) / (m * speed),
                    max_rate)  # fmt: skip
-    push, drag = spring + damp, rate * m
+    # a sphere never pulls (MPM's "separate"): an inelastic contact's damping may take the
+    # spring's push away from a leaving point, not pull it back
+    push, drag = max(spring + damp, 0.0), rate * m
     force[0] += push * n0 - drag * t0
     force[1] += push * n1 - drag * t1
     force[2] += push * n2 - drag * t2
     if matrices:
-        kn, dn = m * omega**2, (2 * damping * omega * m if damped else 0.0) - drag
+        pushing = spring + damp > 0.0
+        kn = m * omega**2 if pushing else 0.0
+        dn = (2 * damping * omega * m if damped and pushing else 0.0) - drag
         for a in range(3):
             na = n0 if a == 0 else (n1 if a == 1 else n2)
             D3[a, a] += drag
@@ -655,6 +676,7 @@ def _collider_push(
                 nb = n0 if b == 0 else (n1 if b == 1 else n2)
                 K3[a, b] += kn * na * nb
                 D3[a, b] += dn * na * nb
+    return push
 
 
 @njit(cache=True, error_model="numpy")
@@ -701,7 +723,9 @@ def _system(
                     dRot[i, a, 2] * Rot[2, 2]
     surface_velocity = lever @ qdot[3:6].copy()
     lever_force = np.zeros(3)
-    f = _forces(model, x, xdot, t, h_load, max_rate, surface_velocity, lever_force)
+    collider_scale = np.ones(model.collider_radius.shape[0])
+    f = _forces(model, x, xdot, t, h_load, max_rate, surface_velocity, lever_force,
+                collider_scale)
     # minus the frame's share of m Jdot qdot, m (ddRot_w y + 2 dRot_w ydot) (the decoder's
     # share, m Rot y'', is projected through the moments below); then the sums the frame's
     # rows of M and F need: total mass, sum m y, sum m y y^T, sum f y^T, and f in the body
@@ -778,6 +802,7 @@ def _system(
         centres, velocities = _collider_states(model, t)
         row, KR, DR = np.zeros((3, n)), np.zeros((3, n)), np.zeros((3, n))
         Kp, Dp, push = np.zeros((3, 3)), np.zeros((3, 3)), np.zeros(3)
+        Kc, Dc = np.zeros((3, 3)), np.zeros((3, 3))
         for p in range(N):
             Kp[:, :] = 0.0
             Dp[:, :] = 0.0
@@ -802,8 +827,12 @@ def _system(
                                            centres, model.collider_radius)  # fmt: skip
                 if depth > 0:
                     touched = True
+                    Kc[:, :] = 0.0
+                    Dc[:, :] = 0.0
                     _collider_push(model, p, c, depth, x, xdot, centres, velocities, max_rate,
-                                   push, Kp, Dp, True)  # fmt: skip
+                                   push, Kc, Dc, True)  # fmt: skip
+                    Kp += collider_scale[c] * Kc  # cut with the push (indentation limit)
+                    Dp += collider_scale[c] * Dc
             if not touched:
                 continue
             # this point's Jacobian rows: dy[j] = dy_p/dz_j in the body frame (a loop: a

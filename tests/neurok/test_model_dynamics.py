@@ -568,7 +568,8 @@ def _contact_forces(box: trimesh.Trimesh, contact_kwargs: dict) -> tuple:
             return reference._dissipative(torch.as_tensor(x), torch.as_tensor(v), 0.0).numpy()
 
     def compiled_forces(v: np.ndarray) -> np.ndarray:  # includes the spring: differences only
-        return compiled._forces(native, x, v, 0.0, 1 / 240, 1e30, np.zeros(3), np.zeros(3))
+        return compiled._forces(native, x, v, 0.0, 1 / 240, 1e30, np.zeros(3), np.zeros(3),
+                                np.ones(len(native.collider_radius)))
 
     return x, fast, contact, (numpy_forces, torch_forces, compiled_forces)
 
