@@ -552,32 +552,44 @@ def _forces(
         for p in range(N):
             for d in range(3):
                 f[p, d] += model.load_shares[i, p] * model.load_vectors[i, d] * scale
-    spheres = model.collider_radius.shape[0]
-    if spheres > 0:
-        centres, velocities = _collider_states(model, t)
-        K3, D3 = np.zeros((3, 3)), np.zeros((3, 3))
-        pushes = np.zeros((N, 3))
-        owner = np.full(N, -1, dtype=np.int64)
-        total, deepest = np.zeros(spheres), np.zeros(spheres)
-        for p in range(N):
-            c, depth = _deepest_sphere(x[p, 0], x[p, 1], x[p, 2], model.radius[p], centres,
-                                       model.collider_radius)  # fmt: skip
-            if depth > 0:
-                owner[p] = c
-                total[c] += _collider_push(model, p, c, depth, x, xdot, centres, velocities,
-                                           max_rate, pushes[p], K3, D3, False)  # fmt: skip
-                deepest[c] = max(deepest[c], depth)
-        hardness = model.collider_law[4]
-        for c in range(spheres):
-            collider_scale[c] = 1.0
-            limit = hardness * 2.0 * np.pi * model.collider_radius[c] * deepest[c]
-            if hardness > 0 and total[c] > limit:
-                collider_scale[c] = limit / total[c]
-        for p in range(N):
-            if owner[p] >= 0:
-                for d in range(3):
-                    f[p, d] += collider_scale[owner[p]] * pushes[p, d]
+    if model.collider_radius.shape[0] > 0:
+        _sphere_forces(model, x, xdot, t, max_rate, f, collider_scale)
     return f
+
+
+@njit(cache=True, error_model="numpy")
+def _sphere_forces(
+    model: Model, x: np.ndarray, xdot: np.ndarray, t: float, max_rate: float, f: np.ndarray,
+    collider_scale: np.ndarray,
+) -> None:  # fmt: skip
+    """Adds the spheres' push to ``f`` (N, 3): each point meets the sphere it is deepest in,
+    and a sphere's whole push is cut to its indentation limit (ColliderTable.forces), the
+    factor written to ``collider_scale`` (C,)."""
+    N = x.shape[0]
+    spheres = model.collider_radius.shape[0]
+    centres, velocities = _collider_states(model, t)
+    K3, D3 = np.zeros((3, 3)), np.zeros((3, 3))
+    pushes = np.zeros((N, 3))
+    owner = np.full(N, -1, dtype=np.int64)
+    total, deepest = np.zeros(spheres), np.zeros(spheres)
+    for p in range(N):
+        c, depth = _deepest_sphere(x[p, 0], x[p, 1], x[p, 2], model.radius[p], centres,
+                                   model.collider_radius)  # fmt: skip
+        if depth > 0:
+            owner[p] = c
+            total[c] += _collider_push(model, p, c, depth, x, xdot, centres, velocities,
+                                       max_rate, pushes[p], K3, D3, False)  # fmt: skip
+            deepest[c] = max(deepest[c], depth)
+    hardness = model.collider_law[4]
+    for c in range(spheres):
+        collider_scale[c] = 1.0
+        limit = hardness * 2.0 * np.pi * model.collider_radius[c] * deepest[c]
+        if hardness > 0 and total[c] > limit:
+            collider_scale[c] = limit / total[c]
+    for p in range(N):
+        if owner[p] >= 0:
+            for d in range(3):
+                f[p, d] += collider_scale[owner[p]] * pushes[p, d]
 
 
 @njit(cache=True, error_model="numpy")
@@ -831,8 +843,13 @@ def _system(
                     Dc[:, :] = 0.0
                     _collider_push(model, p, c, depth, x, xdot, centres, velocities, max_rate,
                                    push, Kc, Dc, True)  # fmt: skip
-                    Kp += collider_scale[c] * Kc  # cut with the push (indentation limit)
-                    Dp += collider_scale[c] * Dc
+                    # cut with the push (its indentation limit); a loop: the array
+                    # expression Kp += cut * Kc made every integration 20 % slower
+                    cut = collider_scale[c]
+                    for a in range(3):
+                        for b in range(3):
+                            Kp[a, b] += cut * Kc[a, b]
+                            Dp[a, b] += cut * Dc[a, b]
             if not touched:
                 continue
             # this point's Jacobian rows: dy[j] = dy_p/dz_j in the body frame (a loop: a
