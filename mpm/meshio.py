@@ -1,6 +1,7 @@
-"""Reading solid meshes from files: path lookup, loading, small repairs, inside test.
+"""Reading solid meshes from files: path lookup, loading, small repairs; and the queries on a
+closed mesh that sampling and contact need: inside test, distance to the surface.
 
-Used by :class:`mpm.shapes.MeshShape`. The inside test is a vectorised ray-winding count
+Used by :class:`mpm.shapes.MeshShape`. The inside test is a compiled ray-winding count
 (trimesh's ``contains`` costs ~1 ms per point here); repairs are limited to closing small holes
 and making the winding consistent and outward, anything worse is an error.
 """
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import trimesh
+from numba import njit
 
 from assets import ASSETS_DIR
 from mpm.errors import MeshFileError, ShapeError
@@ -34,7 +36,7 @@ class RayWinding:
     in a canonical (lexicographic) orientation, so the triangles sharing an edge always agree
     and no crossing is counted twice or missed. Overlapping closed pieces (winding 2) count as
     inside, i.e. their union. Triangles are binned on a 2D grid so each point only tests a few
-    of them: a few microseconds per point, where ``trimesh.Trimesh.contains`` takes ~1 ms.
+    of them: well under a microsecond per point, where ``trimesh.Trimesh.contains`` takes ~1 ms.
     """
 
     def __init__(self, vertices: np.ndarray, faces: np.ndarray) -> None:
@@ -73,34 +75,118 @@ class RayWinding:
         """(N, 2) positions -> (N, 2) integer bin coordinates (may fall outside [0, n))."""
         return np.floor((xy - self.origin) / self.cell).astype(np.int64)
 
-    def __call__(self, points: np.ndarray, max_pairs: int = 2_000_000) -> np.ndarray:
+    def __call__(self, points: np.ndarray) -> np.ndarray:
         """(N, 3) points [m] -> (N,) bool, True inside."""
-        points = np.asarray(points, np.float64)
-        ij = self._bin(points[:, :2])
-        valid = ((ij >= 0) & (ij < self.n)).all(1)
-        cell = np.where(valid, ij[:, 0] * self.n + ij[:, 1], 0)
-        count = np.where(valid, self.bin_start[cell + 1] - self.bin_start[cell], 0)
-        winding = np.zeros(len(points))
-        ends = np.cumsum(count)
-        first = 0
-        while first < len(points):  # chunks of points with at most ~max_pairs candidate pairs
-            budget = ends[first] - count[first] + max_pairs
-            last = max(first + 1, int(np.searchsorted(ends, budget, side="right")))
-            pid = np.repeat(np.arange(first, last), count[first:last])
-            c = count[first:last]
-            k = np.arange(len(pid)) - np.repeat(np.cumsum(c) - c, c)
-            t = self.bin_tris[self.bin_start[cell[pid]] + k]
-            p = points[pid]
-            rel = p[:, None, :2] - self.start[t]  # (P, 3, 2)
-            e = self.dir[t, :, 0] * rel[..., 1] - self.dir[t, :, 1] * rel[..., 0]  # (P, 3)
-            sgn = np.where(e != 0, np.sign(e), self.tie[t])
-            hit = (self.flip[t] * sgn == self.sign[t, None]).all(1)
-            lam = self.flip[t] * e / self.area2[t, None]  # barycentric coordinates
-            z = (lam * self.z[t]).sum(1)
-            cross = hit & (z > p[:, 2])
-            winding += np.bincount(pid[cross], weights=self.sign[t[cross]], minlength=len(points))
-            first = last
-        return winding > 0.5
+        points = np.ascontiguousarray(points, dtype=np.float64).reshape(-1, 3)
+        return _winding(points, self.origin, self.cell, self.n, self.bin_start, self.bin_tris,
+                        self.start, self.dir, self.flip, self.tie, self.area2, self.sign,
+                        self.z) > 0.5  # fmt: skip
+
+
+@njit(cache=True, error_model="numpy")
+def _winding(
+    points: np.ndarray, origin: np.ndarray, cell: np.ndarray, n: int, bin_start: np.ndarray,
+    bin_tris: np.ndarray, start: np.ndarray, direction: np.ndarray, flip: np.ndarray,
+    tie: np.ndarray, area2: np.ndarray, sign: np.ndarray, z: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """Winding number of the +z ray from each point over the triangles of its bin (see
+    :class:`RayWinding`); a compiled loop, about 20x faster than the same arithmetic on
+    NumPy arrays of (point, triangle) pairs."""
+    winding = np.zeros(points.shape[0])
+    for p in range(points.shape[0]):
+        px, py, pz = points[p, 0], points[p, 1], points[p, 2]
+        ix = int(np.floor((px - origin[0]) / cell[0]))
+        iy = int(np.floor((py - origin[1]) / cell[1]))
+        if ix < 0 or iy < 0 or ix >= n or iy >= n:
+            continue
+        b = ix * n + iy
+        for k in range(bin_start[b], bin_start[b + 1]):
+            t = bin_tris[k]
+            hit = True
+            height = 0.0
+            for e in range(3):
+                edge = direction[t, e, 0] * (py - start[t, e, 1]) - direction[t, e, 1] * (
+                    px - start[t, e, 0]
+                )
+                side = np.sign(edge) if edge != 0 else tie[t, e]
+                if flip[t, e] * side != sign[t]:
+                    hit = False
+                    break
+                height += flip[t, e] * edge / area2[t] * z[t, e]
+            if hit and height > pz:
+                winding[p] += sign[t]
+    return winding
+
+
+def surface_distance(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(N,) distance [m] from each of ``points`` (N, 3) to the nearest point of the triangle
+    mesh (``vertices``, ``faces``): exact, as ``trimesh.proximity.closest_point`` gives it,
+    without building its R-tree (ten times faster for the few hundred points of a shape)."""
+    triangles = np.ascontiguousarray(np.asarray(vertices, np.float64)[np.asarray(faces)])
+    centres = triangles.mean(axis=1)
+    radii = np.linalg.norm(triangles - centres[:, None], axis=2).max(axis=1)
+    points = np.ascontiguousarray(points, dtype=np.float64).reshape(-1, 3)
+    return _surface_distance(points, triangles, centres, radii)
+
+
+@njit(cache=True, error_model="numpy")
+def _surface_distance(
+    points: np.ndarray, triangles: np.ndarray, centres: np.ndarray, radii: np.ndarray
+) -> np.ndarray:
+    """Nearest-triangle distances: the triangle with the nearest centre gives a first bound,
+    then only triangles whose bounding sphere comes closer than the best so far are
+    measured exactly."""
+    out = np.empty(points.shape[0])
+    bound = np.empty(triangles.shape[0])
+    for p in range(points.shape[0]):
+        nearest, nearest_distance = 0, np.inf
+        for t in range(triangles.shape[0]):
+            d = np.sqrt((points[p, 0] - centres[t, 0]) ** 2 + (points[p, 1] - centres[t, 1]) ** 2
+                        + (points[p, 2] - centres[t, 2]) ** 2)  # fmt: skip
+            bound[t] = d - radii[t]
+            if d < nearest_distance:
+                nearest, nearest_distance = t, d
+        best = _triangle_distance2(points[p], triangles[nearest])
+        for t in range(triangles.shape[0]):
+            if bound[t] <= 0 or bound[t] * bound[t] < best:
+                best = min(best, _triangle_distance2(points[p], triangles[t]))
+        out[p] = np.sqrt(best)
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def _triangle_distance2(p: np.ndarray, tri: np.ndarray) -> float:
+    """Squared distance from point p to the triangle (3, 3): the closest point lies in the
+    triangle's face, on one of its edges or at a corner, found from the barycentric signs."""
+    a, b, c = tri[0], tri[1], tri[2]
+    ab, ac, ap = b - a, c - a, p - a
+    d1, d2 = np.dot(ab, ap), np.dot(ac, ap)
+    if d1 <= 0 and d2 <= 0:
+        return float(np.dot(ap, ap))  # corner a
+    bp = p - b
+    d3, d4 = np.dot(ab, bp), np.dot(ac, bp)
+    if d3 >= 0 and d4 <= d3:
+        return float(np.dot(bp, bp))  # corner b
+    vc = d1 * d4 - d3 * d2
+    if vc <= 0 and d1 >= 0 and d3 <= 0:  # edge ab
+        q = ap - (d1 / (d1 - d3)) * ab
+        return float(np.dot(q, q))
+    cp = p - c
+    d5, d6 = np.dot(ab, cp), np.dot(ac, cp)
+    if d6 >= 0 and d5 <= d6:
+        return float(np.dot(cp, cp))  # corner c
+    vb = d5 * d2 - d1 * d6
+    if vb <= 0 and d2 >= 0 and d6 <= 0:  # edge ac
+        q = ap - (d2 / (d2 - d6)) * ac
+        return float(np.dot(q, q))
+    va = d3 * d6 - d5 * d4
+    if va <= 0 and (d4 - d3) >= 0 and (d5 - d6) >= 0:  # edge bc
+        w = (d4 - d3) / ((d4 - d3) + (d5 - d6))
+        q = bp - w * (c - b)
+        return float(np.dot(q, q))
+    denominator = 1.0 / (va + vb + vc)  # inside the face
+    q = ap - (vb * denominator) * ab - (vc * denominator) * ac
+    return float(np.dot(q, q))
 
 
 def resolve_mesh_path(path: str | os.PathLike[str]) -> Path:

@@ -22,7 +22,7 @@ import trimesh
 from tqdm.auto import tqdm
 
 import mpm
-from mpm.meshio import RayWinding
+from mpm.meshio import RayWinding, surface_distance
 from neurok import compiled
 from neurok.colliders import ColliderLaw, ColliderTable
 from neurok.dynamics import DEFAULT_CONTACT, Body, Contact, LatentDynamics
@@ -276,8 +276,8 @@ class BoundShape:
             # the massless surface samples lie on the surface: depth 0
             self._radius = np.zeros(len(self.rest))
             inner = self.weights > 0
-            _, distance, _ = trimesh.proximity.closest_point(self.mesh, self.rest[inner])
-            self._radius[inner] = distance
+            self._radius[inner] = surface_distance(self.rest[inner], self.mesh.vertices,
+                                                   self.mesh.faces)  # fmt: skip
         return self._radius
 
     @property

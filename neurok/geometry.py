@@ -13,7 +13,7 @@ import torch
 import trimesh
 from scipy.spatial import cKDTree
 
-from mpm.meshio import RayWinding
+from mpm.meshio import RayWinding, surface_distance
 
 
 def _sinc_terms(angle: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -182,10 +182,8 @@ def surface_chamfer(
     distances = []
     for (vs, fs), (vt, ft) in ((mesh_a, mesh_b), (mesh_b, mesh_a)):
         mesh_s = trimesh.Trimesh(vs, fs, process=False)
-        mesh_t = trimesh.Trimesh(vt, ft, process=False)
         points, _ = trimesh.sample.sample_surface(mesh_s, samples, seed=0)
-        _, d, _ = trimesh.proximity.closest_point(mesh_t, points)
-        distances.append(np.asarray(d))
+        distances.append(surface_distance(points, vt, ft))
     da, db = distances
     return 0.5 * float(da.mean() + db.mean()), 0.5 * float((da**2).mean() + (db**2).mean())
 

@@ -14,7 +14,7 @@ import trimesh
 
 from assets import ASSETS_DIR, asset_path
 from mpm.errors import MeshFileError, ShapeError
-from mpm.meshio import RayWinding
+from mpm.meshio import RayWinding, surface_distance
 from mpm.rotation import euler_to_matrix
 from mpm.shapes import (
     Box,
@@ -291,6 +291,40 @@ def test_ray_winding_is_robust_on_edges_and_vertices() -> None:
         xyz = xyz[np.abs(xyz[:, 2]) > 0.1]  # rays exactly through vertices / along edges
         assert inside(np.c_[xyz[:, :2], 0.5 * xyz[:, 2]]).all()
         assert not inside(np.c_[xyz[:, :2], np.full(len(xyz), 2.0)]).any()
+
+
+def test_ray_winding_classifies_points_of_a_sphere_by_their_radius() -> None:
+    """Points more than the mesh's chord error (1e-2 of the radius) from a unit icosphere's
+    surface are inside exactly when their radius is below 1, on and off the binning grid."""
+    ico = trimesh.creation.icosphere(subdivisions=4)
+    points = np.random.default_rng(3).uniform(-1.3, 1.3, (20000, 3))
+    radius = np.linalg.norm(points, axis=1)
+    clear = np.abs(radius - 1.0) > 1e-2
+    inside = RayWinding(ico.vertices, ico.faces)(points[clear])
+    np.testing.assert_array_equal(inside, radius[clear] < 1.0)
+
+
+def test_surface_distance_is_the_nearest_triangle_distance() -> None:
+    """Against a brute force over every triangle (trimesh's closest point on each): equal to
+    1e-12 m for points inside, outside and on the bunny (0 on its vertices and edges); the
+    bounding-sphere pruning must not skip the nearest triangle."""
+    bunny = trimesh.load(asset_path("meshes", "bunny.obj"), force="mesh")
+    rng = np.random.default_rng(4)
+    low, high = bunny.bounds
+    points = np.concatenate([
+        rng.uniform(low - 0.05, high + 0.05, (150, 3)),
+        bunny.vertices[rng.choice(len(bunny.vertices), 20)],
+        bunny.vertices[bunny.edges_unique[:20]].mean(axis=1),
+    ])  # fmt: skip
+    triangles = bunny.vertices[bunny.faces]
+    brute = np.array([
+        np.linalg.norm(trimesh.triangles.closest_point(
+            triangles, np.repeat(p[None], len(triangles), axis=0)) - p, axis=1).min()
+        for p in points
+    ])  # fmt: skip
+    distance = surface_distance(points, bunny.vertices, bunny.faces)
+    np.testing.assert_allclose(distance, brute, rtol=0, atol=1e-12)
+    assert np.all(distance[150:] < 1e-12)
 
 
 def test_mesh_file_errors(tmp_path: Path) -> None:
