@@ -21,7 +21,7 @@ from neurok.dynamics import GRAVITY
 if TYPE_CHECKING:
     from neurok.colliders import ColliderTable
     from neurok.emulator import LoadTable
-    from neurok.fast import FastDynamics
+    from neurok.fast import Elasticity, FastDynamics
 
 CONVERGED = 1e-6  # as neurok.fast.CONVERGED (relative Newton correction that ends a step)
 MAX_SPLITS = 4  # a step that does not converge is halved up to this many times (16 substeps)
@@ -459,6 +459,21 @@ def _return_map(model: Model, q: np.ndarray) -> None:
         strain = strain - (size - limit) / size * deviator
         elastic = _mul3(U * np.exp(strain), Vt)  # U diag(exp strain) V^T
         model.plastic_inverse[a] = np.linalg.solve(F, elastic)
+
+
+def elastic_gradient(elastic: Elasticity, x: np.ndarray) -> np.ndarray:
+    """dV_elastic/dx (N, 3) at positions ``x`` (N, 3): :meth:`neurok.fast.Elasticity.gradient`
+    by the compiled force loops (about 20x faster, equal to rounding)."""
+    out = np.zeros((len(x), 3))
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    owners, neighbours = elastic.owners.astype(np.int64), elastic.index.astype(np.int64)
+    if elastic.plastic_inverse is None:
+        _internal_forces(owners, neighbours, elastic.coef, elastic.volume, elastic.mu,
+                         elastic.lam, 0.0, x, x, out)  # fmt: skip
+    else:
+        _plastic_forces(owners, neighbours, elastic.coef, elastic.volume, elastic.mu,
+                        elastic.lam, elastic.plastic_inverse, x, out)  # fmt: skip
+    return -out
 
 
 @njit(cache=True, error_model="numpy")

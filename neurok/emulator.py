@@ -316,9 +316,10 @@ class BoundShape:
         J = J - rigid @ np.linalg.solve(gram, rigid.T @ (m3[:, None] * J))
         elastic = self.elasticity(material)
         h = 1e-6 / max(float(np.abs(J).max()), 1e-12)
+        gradient = functools.partial(compiled.elastic_gradient, elastic)
         HJ = np.stack([
-            (elastic.gradient(x0 + h * J[:, j].reshape(n, 3))
-             - elastic.gradient(x0 - h * J[:, j].reshape(n, 3))).reshape(-1) / (2 * h)
+            (gradient(x0 + h * J[:, j].reshape(n, 3))
+             - gradient(x0 - h * J[:, j].reshape(n, 3))).reshape(-1) / (2 * h)
             for j in range(k)
         ], axis=1)  # fmt: skip
         M = J.T @ (m3[:, None] * J)
@@ -751,10 +752,10 @@ def embedding_weights(rest_points: np.ndarray, vertices: np.ndarray, neighbours:
     # (V, k, 4): neighbour offsets from the vertex, and 1 for the affine part
     local = np.concatenate([rest_points[index] - vertices[:, None, :],
                             np.ones((*index.shape, 1))], axis=2)  # fmt: skip
-    moment = np.einsum("vk,vka,vkb->vab", theta, local, local)
+    moment = np.matmul((theta[..., None] * local).transpose(0, 2, 1), local)  # (V, 4, 4)
     moment += 1e-12 * np.eye(4) * np.trace(moment, axis1=1, axis2=2)[:, None, None]
     solved = np.linalg.solve(moment, np.broadcast_to(np.eye(4)[3], (len(vertices), 4))[..., None])
-    coefficients = theta * np.einsum("vka,va->vk", local, solved[..., 0])
+    coefficients = theta * np.matmul(local, solved)[..., 0]
     rows = np.repeat(np.arange(len(vertices)), k)
     shape = (len(vertices), len(rest_points))
     return scipy.sparse.csr_matrix((coefficients.reshape(-1), (rows, index.reshape(-1))), shape)

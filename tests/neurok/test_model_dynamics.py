@@ -753,6 +753,29 @@ def test_von_mises_return_keeps_the_yield_strain_and_leaves_a_permanent_set() ->
     np.testing.assert_allclose(elastic.gradient(rest), 0.0, atol=1e-9)
 
 
+def test_compiled_elastic_gradient_matches_the_numpy_one() -> None:
+    """compiled.elastic_gradient (used to find the latent stiffness at binding) is
+    Elasticity.gradient to rounding (1e-12 of the largest force) on a randomly deformed
+    cloud, elastic and plastic (a perturbed Fp^-1); the plastic body's forces differ from the
+    elastic one's by far more than that, so the Fp^-1 product cannot be skipped."""
+    from neurok import compiled
+    from neurok.fast import Elasticity
+
+    rng = np.random.default_rng(5)
+    rest = rng.uniform(-0.05, 0.05, (96, 3))
+    volume = np.full(len(rest), 1e-3 / len(rest))
+    x = rest + 0.005 * rng.normal(size=rest.shape)
+    elastic = Elasticity(rest, volume, E=1e5, nu=0.3)
+    plastic = Elasticity(rest, volume, E=1e5, nu=0.3, yield_stress=3e3)
+    plastic.plastic_inverse = plastic.plastic_inverse + 0.05 * rng.normal(size=(96, 3, 3))
+    for body in (elastic, plastic):
+        expected = body.gradient(x)
+        np.testing.assert_allclose(compiled.elastic_gradient(body, x), expected, rtol=0,
+                                   atol=1e-12 * np.abs(expected).max())  # fmt: skip
+    assert np.abs(plastic.gradient(x) - elastic.gradient(x)).max() > 1e-2 * np.abs(
+        elastic.gradient(x)).max()
+
+
 def test_embedded_mesh_follows_affine_motion_of_the_points() -> None:
     """The surface mesh rides on the simulated points by moving least squares with a linear
     basis: any affine motion of the points moves the vertices exactly (1e-9 m), and the
