@@ -9,6 +9,7 @@ give the same accelerations.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -101,17 +102,12 @@ class Elasticity:
         self.owners = owners
         self.index = grad.index.numpy()[owners]  # (A, K)
         self.coef = grad.coefficients.numpy()[owners]  # (A, K, 3)
-        N, (A, K) = len(volume), self.index.shape
-        # sparse map from per-(owner, neighbour) vectors to per-point sums: +1 on the
-        # neighbour, -1 on the owner itself (the transpose of dx_ik = x_k - x_i)
-        rows = np.concatenate([self.index.reshape(-1), np.repeat(owners, K)])
-        cols = np.concatenate([np.arange(A * K), np.arange(A * K)])
-        data = np.concatenate([np.ones(A * K), -np.ones(A * K)])
-        self.operator = scipy.sparse.csr_matrix((data, (rows, cols)), shape=(N, A * K))
+        self.points = len(volume)
         # von Mises: the largest deviatoric Hencky strain of Fe (0: elastic), and Fp^-1
         # per owner (the state; identity at rest)
         self.yield_strain = yield_stress / (2.0 * self.mu) if yield_stress > 0 else 0.0
-        self.plastic_inverse = np.tile(np.eye(3), (A, 1, 1)) if yield_stress > 0 else None
+        self.plastic_inverse = (np.tile(np.eye(3), (len(owners), 1, 1)) if yield_stress > 0
+                                else None)  # fmt: skip
 
     def deformation_gradient(self, x: np.ndarray) -> np.ndarray:
         """(A, 3, 3) deformation gradients (or their rates, for velocities) of the points
@@ -123,6 +119,17 @@ class Elasticity:
         """(A, 3, 3) elastic deformation gradients Fe = F Fp^-1 (F itself without plasticity)."""
         F = self.deformation_gradient(x)
         return F if self.plastic_inverse is None else F @ self.plastic_inverse
+
+    @functools.cached_property
+    def operator(self) -> scipy.sparse.csr_matrix:
+        """Sparse map from per-(owner, neighbour) vectors to per-point sums: +1 on the
+        neighbour, -1 on the owner itself (the transpose of dx_ik = x_k - x_i). Built on first
+        use: the compiled integrator scatters in its own loops and never needs it."""
+        (A, K), owners = self.index.shape, self.owners
+        rows = np.concatenate([self.index.reshape(-1), np.repeat(owners, K)])
+        cols = np.concatenate([np.arange(A * K), np.arange(A * K)])
+        data = np.concatenate([np.ones(A * K), -np.ones(A * K)])
+        return scipy.sparse.csr_matrix((data, (rows, cols)), shape=(self.points, A * K))
 
     def scatter(self, P: np.ndarray) -> np.ndarray:
         """Per-point forces (N, 3) from the owners' stresses (A, 3, 3): d/dx of
