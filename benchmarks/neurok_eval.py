@@ -34,6 +34,7 @@ from scipy.interpolate import RegularGridInterpolator
 from scipy.spatial import cKDTree
 
 import neurok
+from neurok.binding import BoundShape, body_of, surface_samples
 from neurok.data import (
     CONDITIONS,
     IMPULSE_TIME,
@@ -45,10 +46,11 @@ from neurok.data import (
     poke_sphere,
     simulate_sequence,
 )
-from neurok.emulator import BoundShape, Load, MaterialParams, _body_of, surface_samples
 from neurok.fast import FastDynamics
 from neurok.geometry import chamfer, kabsch, surface_chamfer, voxel_iou
 from neurok.ik import fit_bound, rigid_icp
+from neurok.loads import Load
+from neurok.material import MaterialParams
 from neurok.train import prepare
 
 GRID = np.linspace(-0.6, 0.6, 9)
@@ -310,7 +312,7 @@ def energy_drift(
     params = MaterialParams(E=m["E"], nu=m["nu"], density=m["density"], viscosity=0.0)
     bound = BoundShape(model, mesh, points=seq.rest_points[::4])
     bound.restrict_to_modes(params, omega_max=1.5 * 240)
-    dyn = FastDynamics(bound.surrogate, _body_of(bound, params), contact=None, gravity=False,
+    dyn = FastDynamics(bound.surrogate, body_of(bound, params), contact=None, gravity=False,
                        damping=False)  # fmt: skip
     q = np.concatenate([bound.centre, np.zeros(3 + bound.state_dim)])
     # latent velocities that swing every kept mode out to a fraction of its box (v = a omega)

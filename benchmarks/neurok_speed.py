@@ -21,10 +21,12 @@ import trimesh
 
 import neurok
 from neurok import compiled
+from neurok.binding import BoundShape, body_of, surface_samples
 from neurok.data import load_index
 from neurok.dynamics import Contact
-from neurok.emulator import BoundShape, MaterialParams, _body_of, fit_state, surface_samples
+from neurok.emulator import fit_state
 from neurok.fast import FastDynamics
+from neurok.material import MaterialParams
 
 EMULATED = ("drop", "toss")
 H = 1 / 240
@@ -55,7 +57,7 @@ def time_clip(model: neurok.NeuROK, seq: object, repeats: int) -> dict:
                        surface=surface_samples(mesh, 192, 1))  # fmt: skip
     bound.restrict_to_modes(params, omega_max=1.5 / H)
     q0, v0, R0 = fit_state(bound, *observed)
-    fast = FastDynamics(bound.surrogate, _body_of(bound, params), contact=Contact())
+    fast = FastDynamics(bound.surrogate, body_of(bound, params), contact=Contact())
     native = compiled.build(fast)
 
     def numpy_steps() -> None:

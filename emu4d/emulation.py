@@ -11,7 +11,8 @@ import mpm
 from emu4d.scene import Scene, build_collider, build_shape
 from mpm import colliders as col
 from mpm.errors import ConfigError
-from neurok.emulator import Load, simulate
+from neurok.emulator import simulate
+from neurok.loads import Load
 from neurok.model import NeuROK
 
 # the mpm materials the emulator models (elastic, and von Mises plasticine)

@@ -9,9 +9,10 @@
 
 from __future__ import annotations
 
+from neurok.binding import BoundShape
 from neurok.checkpoint import load, save
 from neurok.data import generate_dataset, load_index
-from neurok.emulator import BoundShape, Load, MaterialParams, fit_state, simulate
+from neurok.emulator import fit_state, simulate
 from neurok.errors import (
     CheckpointError,
     DatasetError,
@@ -21,6 +22,8 @@ from neurok.errors import (
     SettingsError,
 )
 from neurok.ik import FitResult, fit
+from neurok.loads import Load
+from neurok.material import MaterialParams
 from neurok.model import NeuROK, NeuROKConfig
 
 __all__ = [

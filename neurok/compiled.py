@@ -20,8 +20,8 @@ from neurok.dynamics import GRAVITY
 
 if TYPE_CHECKING:
     from neurok.colliders import ColliderTable
-    from neurok.emulator import LoadTable
     from neurok.fast import Elasticity, FastDynamics
+    from neurok.loads import LoadTable
 
 CONVERGED = 1e-6  # as neurok.fast.CONVERGED (relative Newton correction that ends a step)
 MAX_SPLITS = 4  # a step that does not converge is halved up to this many times (16 substeps)

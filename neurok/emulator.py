@@ -1,86 +1,39 @@
-"""Emulate an object's dynamics with a trained model: bind it to a rest shape, set the initial
-state (given, or fitted to an observed state), integrate the latent Lagrangian dynamics, and
-return an :class:`mpm.Trajectory` like any simulation.
+"""Emulate an object's dynamics with a trained model: bind it to a rest shape
+(:mod:`neurok.binding`), set the initial state (given, or fitted to an observed state),
+integrate the latent Lagrangian dynamics with the floor's and the moving spheres' contact laws
+(their calibrated constants are here), and return an :class:`mpm.Trajectory` like any
+simulation.
 """
 
 from __future__ import annotations
 
-import copy
 import functools
 import logging
 import time
-import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import scipy.linalg
 import scipy.sparse
 import torch
 import trimesh
 from tqdm.auto import tqdm
 
 import mpm
-from mpm.meshio import RayWinding, surface_distance
 from neurok import compiled
+from neurok.binding import BoundShape, body_of, surface_samples
 from neurok.colliders import ColliderLaw, ColliderTable
 from neurok.dynamics import DEFAULT_CONTACT, Body, Contact, LatentDynamics
-from neurok.errors import LatentError, MeshError, SettingsError
-from neurok.fast import Elasticity, FastDynamics, rodrigues
-from neurok.geometry import DeformationGradient, kabsch
-from neurok.model import NeuROK, normalise
-from neurok.surrogate import PolynomialSurrogate
+from neurok.errors import LatentError, SettingsError
+from neurok.fast import FastDynamics, rodrigues
+from neurok.geometry import kabsch
+from neurok.loads import Load, LoadTable
+from neurok.material import MaterialParams
+from neurok.model import NeuROK
 
 logger = logging.getLogger("emu4d.neurok")
 
 ITERATIONS = 3  # Newton iterations per step before it is split (see FastDynamics.step)
-# degree of the per-shape polynomial stand-in for the decoder: on the 10 held-out drops and
-# tosses a quadratic leaves 0.2-0.4 % of the deformation unexplained (a cubic 0.03-0.06 %),
-# far below the model's own error, and costs a third of the cubic's 84 terms in 6 latents
-SURROGATE_DEGREE = 2
-MODE_REACH = 0.05  # how far (fraction of the size) one latent mode may move a point
-
-
-@dataclass(frozen=True)
-class MaterialParams:
-    """Material of the emulated object: E [Pa], nu [-], density [kg/m^3], Kelvin-Voigt
-    viscosity [Pa s] (0: undamped) and the von Mises yield stress [Pa] of plasticine (0: the
-    object is elastic). A plastic object carries a plastic state per sample point, as the MPM
-    does (see :class:`neurok.fast.Elasticity`), and meets a floor it does not spring back
-    from (see :func:`contact_law`)."""
-
-    E: float = 5.0e4
-    nu: float = 0.3
-    density: float = 1000.0
-    viscosity: float = 10.0
-    yield_stress: float = 0.0
-
-    def __post_init__(self) -> None:
-        checks = (("E", self.E > 0, "> 0 [Pa]"), ("density", self.density > 0, "> 0 [kg/m^3]"),
-                  ("nu", -1.0 < self.nu < 0.5, "in (-1, 0.5)"),
-                  ("viscosity", self.viscosity >= 0, ">= 0 [Pa s]"),
-                  ("yield_stress", self.yield_stress >= 0, ">= 0 [Pa] (0: elastic)"))  # fmt: skip
-        for name, ok, allowed in checks:
-            if not ok:
-                raise SettingsError(
-                    f"material {name} must be {allowed}, got {getattr(self, name)}."
-                )
-
-    @classmethod
-    def of(cls, material: Any) -> MaterialParams:
-        """From an mpm material, a dict, or a MaterialParams."""
-        if isinstance(material, MaterialParams):
-            return material
-        if isinstance(material, dict):
-            keys = ("E", "nu", "density", "viscosity", "yield_stress")
-            return cls(**{k: float(material[k]) for k in keys if k in material})
-        return cls(
-            E=float(material.E), nu=float(material.nu), density=float(material.density),
-            viscosity=float(getattr(material, "viscosity", 0.0)),
-            yield_stress=float(getattr(material, "yield_stress", 0.0)),
-        )  # fmt: skip
-
 
 # Floor contact of an elastic body: the spring's angular frequency is CONTACT_STIFFNESS x
 # sqrt(E / density) / diagonal, the body's own squash frequency scale, and its damping ratio
@@ -147,306 +100,6 @@ def default_step(contact_omega: float | None) -> float:
     return FINE_STEP
 
 
-def check_mesh(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
-    """Raise MeshError unless ``mesh`` encloses a positive volume."""
-    if len(mesh.faces) == 0 or len(mesh.vertices) < 4:
-        raise MeshError("the rest mesh has no faces; give a closed triangle mesh.")
-    if not mesh.is_watertight:
-        raise MeshError(
-            "the rest mesh is not closed (watertight), so it has no inside; repair it, e.g. "
-            "with trimesh.repair.fill_holes, or use a solid primitive."
-        )
-    if not mesh.volume > 1e-9:
-        raise MeshError(
-            f"the rest mesh encloses no volume ({mesh.volume:.3g} m^3); a flat or inverted "
-            "mesh cannot be simulated as a solid."
-        )
-    return mesh
-
-
-def sample_interior(mesh: trimesh.Trimesh, count: int, seed: int = 0) -> np.ndarray:
-    """``count`` points inside a closed mesh: a jittered grid fine enough to hold them,
-    subsampled at random (seeded)."""
-    rng = np.random.default_rng(seed)
-    low, high = mesh.bounds
-    spacing = (mesh.volume / (4 * count)) ** (1 / 3)
-    axes = [np.arange(lo + spacing / 2, hi, spacing) for lo, hi in zip(low, high, strict=True)]
-    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
-    grid = grid + rng.uniform(-0.3, 0.3, grid.shape) * spacing
-    inside = grid[RayWinding(mesh.vertices, mesh.faces)(grid)]
-    if len(inside) < count:
-        raise MeshError(f"could only place {len(inside)} points inside the mesh (asked {count}).")
-    return inside[np.sort(rng.choice(len(inside), size=count, replace=False))]
-
-
-def surface_samples(mesh: trimesh.Trimesh, count: int, seed: int = 0) -> np.ndarray:
-    """``count`` area-uniform points on the mesh surface (seeded)."""
-    points, _ = trimesh.sample.sample_surface(mesh, count, seed=seed)
-    return np.asarray(points)
-
-
-_WORKING_COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _working_copy(model: NeuROK, dtype: torch.dtype) -> NeuROK:
-    """A private, frozen copy of ``model`` in ``dtype`` (the caller's model is untouched),
-    made once and reused while the model's tensors are the same objects with the same values
-    (compared exactly with a snapshot, about 1 ms: a tensor's version counter alone misses
-    edits through ``.data``)."""
-    tensors = [t.detach() for t in (*model.parameters(), *model.buffers())]
-    cached = _WORKING_COPIES.get(model)
-    if (
-        cached is None
-        or cached[0] != dtype
-        or len(cached[1]) != len(tensors)
-        or not all(a.shape == b.shape and torch.equal(a, b)
-                   for a, b in zip(cached[1], tensors, strict=True))
-    ):  # fmt: skip
-        working = copy.deepcopy(model).to(dtype).eval().requires_grad_(False)
-        cached = (dtype, [t.clone() for t in tensors], working)
-        _WORKING_COPIES[model] = cached
-    return cached[2]
-
-
-class BoundShape:
-    """A model bound to one rest shape: shape tokens, query embeddings and the decoder's output
-    at z = 0 are computed once, so decoding the sample points costs one decoder pass.
-
-    Args:
-        model: a trained NeuROK. mesh: the closed rest surface [m].
-        points: (N, 3) rest sample points [m] (default: ``num_points`` inside the mesh); they
-            share the object's mass and volume.
-        surface: (S, 3) massless rest points [m] appended after ``points``: they move with the
-            decoded shape and take part in ground contact only (so thin parts and corners
-            that no interior point is near cannot sink into the floor).
-        cloud: (M, 3) rest point cloud for the prior encoder (default: half interior, half
-            surface samples, as in training).
-    """
-
-    def __init__(
-        self,
-        model: NeuROK,
-        mesh: trimesh.Trimesh,
-        points: np.ndarray | None = None,
-        cloud: np.ndarray | None = None,
-        num_points: int = 256,
-        surface: np.ndarray | None = None,
-        seed: int = 0,
-        dtype: torch.dtype = torch.float64,
-        surrogate: bool = False,
-    ) -> None:
-        self.model = _working_copy(model, dtype)
-        self.mesh = check_mesh(mesh)
-        self.dtype = dtype
-        if points is None:
-            points = sample_interior(mesh, num_points, seed)
-        points = np.asarray(points, dtype=np.float64)
-        extra = np.zeros((0, 3)) if surface is None else np.asarray(surface, dtype=np.float64)
-        self.rest = np.concatenate([points, extra])
-        # the fraction of the volume (and mass) each point stands for
-        self.weights = np.concatenate([np.full(len(points), 1.0 / len(points)),
-                                       np.zeros(len(extra))])  # fmt: skip
-        if cloud is None:
-            cloud = np.concatenate([sample_interior(mesh, 256, seed + 1),
-                                    surface_samples(mesh, 256, seed + 2)])  # fmt: skip
-        self.centre, self.scale = normalise(points)
-        self.scale = float(np.linalg.norm(mesh.bounds[1] - mesh.bounds[0]))
-        with torch.no_grad():
-            local_cloud = self._local(np.asarray(cloud))
-            self.tokens, self.prior_mean = self.model.prior(local_cloud[None])
-        self.points = self._local(self.rest)[None]
-        self._cache = self._point_cache(self.points)
-        self.seed = seed
-        # the latent state the dynamics use: z = modes @ w (identity unless restricted)
-        self.modes = np.eye(self.model.state_dim)
-        self.frequencies: np.ndarray | None = None
-        self.mode_stiffness: np.ndarray | None = None  # omega^2 of the kept modes [1/s^2]
-        self._radius: np.ndarray | None = None
-        self._gradient: DeformationGradient | None = None
-        self.range = self.model.latent_range.double().numpy()
-        self.surrogate: PolynomialSurrogate | None = None
-        if surrogate:
-            self.surrogate = PolynomialSurrogate(self._decode, self.range, seed=seed)
-
-    @property
-    def contact_radius(self) -> np.ndarray:
-        """(N,) depth [m] of each rest sample point under the rest surface: a point meets
-        the ground when the surface below it would (see :class:`neurok.dynamics.Body`)."""
-        if self._radius is None:
-            # the massless surface samples lie on the surface: depth 0
-            self._radius = np.zeros(len(self.rest))
-            inner = self.weights > 0
-            self._radius[inner] = surface_distance(self.rest[inner], self.mesh.vertices,
-                                                   self.mesh.faces)  # fmt: skip
-        return self._radius
-
-    @property
-    def state_dim(self) -> int:
-        """Size of the latent state w of this bound shape (z = modes @ w)."""
-        return int(self.modes.shape[1])
-
-    def restrict_to_modes(
-        self, material: MaterialParams, omega_max: float, surrogate: bool = True
-    ) -> None:
-        """Keep only the latent vibration modes the time step resolves.
-
-        At rest, the decoder's latent directions (rigid parts removed) have a mass matrix
-        M = J^T m J and an elastic stiffness K = J^T H J (H the Hessian of the elastic energy
-        of the sample points, by finite differences of its gradient). The modes of
-        K v = omega^2 M v above ``omega_max`` [rad/s] vibrate faster than an explicit stage
-        can follow, and under gravity or impacts deflect by ~g / omega^2 (sub-millimetre):
-        they are dropped, the rest become the state w (M-orthonormal). With ``surrogate``
-        the polynomial stand-in is fitted in w."""
-        eps = 1e-4
-        k = self.model.state_dim
-        stencil = torch.cat([eps * torch.eye(k), -eps * torch.eye(k)]).to(self.dtype)
-        with torch.no_grad():
-            out = self._decode_z(stencil).numpy()
-        J = ((out[:k] - out[k:]) / (2 * eps)).reshape(k, -1).T  # (3N, k)
-        x0 = self.rest - self.centre
-        n = len(x0)
-        mass = material.density * self.mesh.volume * self.weights
-        m3 = np.repeat(mass, 3)
-        rigid = np.zeros((n, 3, 6))
-        rigid[:, :, :3] = np.eye(3)
-        for a, axis in enumerate(np.eye(3)):
-            rigid[:, :, 3 + a] = np.cross(axis, x0)
-        rigid = rigid.reshape(-1, 6)
-        gram = rigid.T @ (m3[:, None] * rigid)
-        J = J - rigid @ np.linalg.solve(gram, rigid.T @ (m3[:, None] * J))
-        elastic = self.elasticity(material)
-        h = 1e-6 / max(float(np.abs(J).max()), 1e-12)
-        gradient = functools.partial(compiled.elastic_gradient, elastic)
-        HJ = np.stack([
-            (gradient(x0 + h * J[:, j].reshape(n, 3))
-             - gradient(x0 - h * J[:, j].reshape(n, 3))).reshape(-1) / (2 * h)
-            for j in range(k)
-        ], axis=1)  # fmt: skip
-        M = J.T @ (m3[:, None] * J)
-        K = 0.5 * (J.T @ HJ + (J.T @ HJ).T)
-        # latent directions that barely move the points (degenerate for this shape) would
-        # need huge latents: keep the well-conditioned part of M only
-        mass_values, mass_vectors = np.linalg.eigh(M)
-        live = mass_vectors[:, mass_values > 1e-4 * mass_values.max()]
-        omega2, vectors = scipy.linalg.eigh(live.T @ K @ live, live.T @ M @ live)
-        keep = omega2 <= omega_max**2
-        self.frequencies = np.sqrt(np.maximum(omega2, 0.0))
-        self.modes = live @ vectors[:, keep]  # M-orthonormal columns
-        self.mode_stiffness = np.maximum(omega2[keep], 0.0)
-        # the box of w: the latent box mapped through w = V^T M z
-        corners = np.random.default_rng(self.seed).uniform(-1, 1, (512, k)) * self.range
-        projected = corners @ (M @ self.modes)
-        # the box of w: what the training latents span, but no further than deforming a point
-        # by 5 % of the size per mode (beyond that the decoder turns strongly nonlinear and
-        # the elastic energy is far above anything the dynamics reach)
-        reach = np.abs((J @ self.modes).reshape(n, 3, -1)).max(axis=(0, 1))
-        limit = MODE_REACH * self.scale / np.maximum(reach, 1e-12)
-        self.range = np.maximum(np.minimum(1.25 * np.abs(projected).max(axis=0), limit), 1e-6)
-        self.surrogate = None
-        if surrogate:  # fitted over that box, where the states of a clip stay
-            self.surrogate = PolynomialSurrogate(self._decode, self.range, SURROGATE_DEGREE,
-                                                 seed=self.seed)  # fmt: skip
-
-    def elasticity(self, material: MaterialParams) -> Elasticity:
-        """The neo-Hookean elasticity of the sample points for ``material`` (their MLS
-        discretisation is built once per shape)."""
-        if self._gradient is None:
-            self._gradient = DeformationGradient(self.rest)
-        volume = self.mesh.volume * self.weights
-        return Elasticity(self.rest, volume, material.E, material.nu, self._gradient,
-                          material.yield_stress)  # fmt: skip
-
-    def _local(self, points: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor((points - self.centre) / self.scale, dtype=self.dtype)
-
-    def _point_cache(self, points: torch.Tensor) -> torch.Tensor | tuple:
-        with torch.no_grad():
-            return self.model.point_cache(self.tokens, points)
-
-    def body_positions(self, z: torch.Tensor) -> torch.Tensor:
-        """Sample points [m] in the body frame (rest centre at the origin): (N, 3) for a
-        reduced latent z (state_dim,), or (B, N, 3) for a batch (B, state_dim). Uses the
-        polynomial surrogate when the shape was bound with ``surrogate=True``."""
-        batch = z if z.dim() == 2 else z[None]
-        out = self.surrogate(batch) if self.surrogate is not None else self._decode(batch)
-        return out if z.dim() == 2 else out[0]
-
-    def _decode(self, batch: torch.Tensor) -> torch.Tensor:
-        """(B, state_dim) states w -> (B, N, 3) sample points [m], by the decoder."""
-        return self._decode_z(batch @ torch.as_tensor(self.modes.T, dtype=batch.dtype))
-
-    def _decode_z(self, batch: torch.Tensor) -> torch.Tensor:
-        """(B, model.state_dim) reduced latents z -> (B, N, 3) sample points [m]."""
-        z_full = batch @ self.model.basis.T.to(batch.dtype)
-        B = batch.shape[0]
-        local = self.model.deform(z_full, self.tokens.expand(B, -1, -1),
-                                  self.points.expand(B, -1, -1), self._cache,
-                                  rigid_shortcut=True)  # fmt: skip
-        return self.scale * local
-
-    def decode_points(self, z: torch.Tensor, points: np.ndarray) -> np.ndarray:
-        """Body-frame positions [m] of any rest points (e.g. mesh vertices): (P, 3) for a
-        state w (state_dim,), or (T, P, 3) for a batch (T, state_dim), in one decoder pass."""
-        batch = z if z.dim() == 2 else z[None]
-        T = batch.shape[0]
-        local = self._local(np.asarray(points))[None]
-        cache = self._point_cache(local)
-        with torch.no_grad():
-            z_full = batch @ torch.as_tensor(self.modes.T, dtype=batch.dtype)
-            z_full = z_full @ self.model.basis.T.to(batch.dtype)
-            out = self.model.deform(z_full, self.tokens.expand(T, -1, -1),
-                                    local.expand(T, -1, -1), cache,
-                                    rigid_shortcut=True)  # fmt: skip
-        out = (self.scale * out).numpy()
-        return out if z.dim() == 2 else out[0]
-
-
-@dataclass
-class Load:
-    """An external load on the emulated object: a constant ``force`` [N] over [start, end) s,
-    or an ``impulse`` [N s] at ``start`` (spread over one step); on the points inside
-    ``region`` (an mpm shape at the rest placement), or on all points."""
-
-    force: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    impulse: tuple[float, float, float] | None = None
-    start: float = 0.0
-    end: float = float("inf")
-    region: Any = None
-    mask: np.ndarray | None = field(default=None, repr=False)
-
-
-class LoadTable:
-    """The loads as arrays, ``(t, x) -> (N, 3)`` forces [N] when called: per load its
-    ``times`` (start, end, 1 for an impulse), ``vectors`` (force [N] or impulse [N s]) and
-    ``shares`` (the fraction each point takes, by mass). An impulse is spread over the step
-    ``h`` [s] that starts at or before its time; the compiled integrator reads the same arrays."""
-
-    def __init__(self, loads: Sequence[Load], rest: np.ndarray, mass: np.ndarray, h: float) -> None:
-        self.h = float(h)
-        self.times = np.zeros((len(loads), 3))
-        self.vectors = np.zeros((len(loads), 3))
-        self.shares = np.zeros((len(loads), len(rest)))
-        for i, load in enumerate(loads):
-            mask = np.ones(len(rest), bool) if load.region is None else load.region.contains(rest)
-            if not mask.any():
-                raise LatentError(f"the load region of {load} contains no point of the object.")
-            share = mass * mask
-            self.shares[i] = share / share.sum()
-            impulse = load.impulse is not None
-            self.times[i] = (load.start, load.end, float(impulse))
-            self.vectors[i] = np.asarray(load.impulse if impulse else load.force, np.float64)
-
-    def __call__(self, t: float, x: np.ndarray) -> np.ndarray:
-        f = np.zeros_like(x)
-        for (start, end, impulse), vector, share in zip(
-            self.times, self.vectors, self.shares, strict=True
-        ):
-            if impulse and start <= t < start + self.h:
-                f += share[:, None] * vector / self.h
-            elif not impulse and start <= t < end:
-                f += share[:, None] * vector
-        return f
-
 
 def fit_state(
     bound: BoundShape, positions: np.ndarray, velocities: np.ndarray | None = None,
@@ -465,7 +118,7 @@ def fit_state(
         )
     rows = slice(0, 3 * count)
     R, _ = kabsch(bound.rest[:count] - bound.centre, positions - positions.mean(axis=0))
-    body = _body_of(bound, MaterialParams())
+    body = body_of(bound, MaterialParams())
     if bound.surrogate is not None:  # exact derivatives of the surrogate (NumPy)
         fast = FastDynamics(bound.surrogate, body, contact=None)
         fast.R0 = R
@@ -502,24 +155,6 @@ def fit_state(
         v = np.asarray(velocities, np.float64).reshape(-1)
         qdot = np.linalg.lstsq(J[rows], v, rcond=None)[0]
     return q, qdot, R
-
-
-def _body_of(bound: BoundShape, material: MaterialParams) -> Body:
-    volume = bound.mesh.volume * bound.weights
-    total = material.density * bound.mesh.volume
-    return Body(
-        positions=bound.body_positions,
-        mass=torch.as_tensor(material.density * volume),
-        volume=torch.as_tensor(volume),
-        rest=bound.rest,
-        E=material.E, nu=material.nu, viscosity=material.viscosity,
-        radius=bound.contact_radius,
-        yield_stress=material.yield_stress,
-        # the ground spring per point is sized as if 64 points carried the body: spread over
-        # all 320 points, a corner landing on 5 of them would meet omega sqrt(5 / 320), about
-        # omega / 8, and a 3 m/s impact would sink ~4 cm
-        contact_mass=np.full(len(volume), total / min(len(volume), 64)),
-    )  # fmt: skip
 
 
 def on_one_torch_thread(function: Callable) -> Callable:
@@ -634,7 +269,7 @@ def simulate(
     h = 1.0 / (fps * steps_per_frame)
     bound.restrict_to_modes(params, omega_max=1.5 / h, surrogate=not exact)
     n = 6 + bound.state_dim
-    body = _body_of(bound, params)
+    body = body_of(bound, params)
     contact = None if ground is None else Contact(
         height=float(ground), omega=contact_omega, friction=friction, damping=contact_damping,
         damp_separation=params.yield_stress > 0,  # plasticine: an inelastic floor

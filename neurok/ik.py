@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import trimesh
 
-from neurok.emulator import BoundShape, surface_samples
+from neurok.binding import BoundShape, body_of, surface_samples
 from neurok.errors import LatentError
 from neurok.geometry import rotation_matrix
 from neurok.model import NeuROK
@@ -74,7 +74,7 @@ def fit_bound(
 ) -> FitResult:  # fmt: skip
     """:func:`fit` for a shape already bound to its sample points: anything with
     ``body_positions(z)``, ``state_dim``, ``rest``, ``mesh``, ``weights`` and
-    ``contact_radius`` like :class:`neurok.emulator.BoundShape` (the evaluation also passes
+    ``contact_radius`` like :class:`neurok.binding.BoundShape` (the evaluation also passes
     a linear PCA shape)."""
     observed = np.asarray(observed, dtype=np.float64)
     rest = bound.body_positions(torch.zeros(bound.state_dim, dtype=torch.float64))
@@ -156,9 +156,9 @@ def _fit_joint(
     from scipy.spatial import cKDTree
 
     from neurok.dynamics import LatentDynamics
-    from neurok.emulator import MaterialParams, _body_of
+    from neurok.material import MaterialParams
 
-    dynamics = LatentDynamics(_body_of(bound, MaterialParams()), contact=None)
+    dynamics = LatentDynamics(body_of(bound, MaterialParams()), contact=None)
     dynamics.R0 = torch.as_tensor(rotation, dtype=torch.float64)
     n = 6 + bound.state_dim
     q = torch.zeros(n, dtype=torch.float64)

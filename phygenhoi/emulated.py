@@ -37,7 +37,8 @@ def emulate_interaction(scene: HOIScene, model: Any, progress: bool = True) -> H
         SceneError: the object's material is not elastic or plasticine (von Mises).
         ContactError: no part of the body comes near the object.
     """
-    from neurok.emulator import MaterialParams, simulate
+    from neurok.emulator import simulate
+    from neurok.material import MaterialParams
     from phygenhoi.hoi import HOIResult
 
     if not isinstance(scene.material, (mpm.materials.Elastic, mpm.materials.VonMises)):

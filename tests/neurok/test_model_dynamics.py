@@ -12,9 +12,10 @@ from scipy.spatial.transform import Rotation
 
 import mpm
 import neurok
+from neurok.binding import BoundShape, body_of, surface_samples
 from neurok.dynamics import LatentDynamics
-from neurok.emulator import BoundShape, MaterialParams, _body_of, surface_samples
 from neurok.geometry import chamfer
+from neurok.material import MaterialParams
 
 SMALL = neurok.NeuROKConfig(
     latent_dim=4, width=16, num_tokens=4, heads=2, encoder_layers=1, decoder_layers=1,
@@ -78,7 +79,7 @@ def test_mass_matrix_is_symmetric_positive_definite(box: trimesh.Trimesh) -> Non
     """G = J^T M J is symmetric (1e-12 relative) with all eigenvalues > 0, at rest and at a
     deformed, rotated state; the finite-difference J matches forward-mode autodiff (1e-8)."""
     bound = BoundShape(_model(scale=0.3), box, num_points=64)
-    dynamics = LatentDynamics(_body_of(bound, MaterialParams()), contact=None)
+    dynamics = LatentDynamics(body_of(bound, MaterialParams()), contact=None)
     for seed in (0, 1):
         q = torch.as_tensor(np.random.default_rng(seed).normal(size=10) * 0.3 * seed)
         G = dynamics.mass_matrix(q)
@@ -94,7 +95,7 @@ def test_undamped_energy_is_conserved(box: trimesh.Trimesh) -> None:
     200 steps of 1/240 s (measured ~2e-6) while the body spins and wobbles; the centre of
     mass falls g t^2 / 2 (1e-6 m, the rigid frame is exact)."""
     bound = BoundShape(_model(), box, num_points=48)
-    body = _body_of(bound, MaterialParams(E=3e4, viscosity=0.0))
+    body = body_of(bound, MaterialParams(E=3e4, viscosity=0.0))
     dynamics = LatentDynamics(body, contact=None, damping=False)
     q = torch.zeros(10, dtype=torch.float64)
     q[:3] = torch.as_tensor(bound.centre)
@@ -120,7 +121,7 @@ def test_damping_dissipates_energy(box: trimesh.Trimesh) -> None:
     """With Kelvin-Voigt viscosity the total energy never increases (beyond 1e-9 relative)
     and ends lower; gravity off."""
     bound = BoundShape(_model(), box, num_points=48)
-    dynamics = LatentDynamics(_body_of(bound, MaterialParams(E=3e4, viscosity=50.0)),
+    dynamics = LatentDynamics(body_of(bound, MaterialParams(E=3e4, viscosity=50.0)),
                               contact=None, gravity=False)  # fmt: skip
     q = torch.zeros(10, dtype=torch.float64)
     qdot = torch.zeros(10, dtype=torch.float64)
@@ -401,7 +402,7 @@ def test_fast_path_matches_the_reference(box: trimesh.Trimesh) -> None:
     model = _model()
     bound = BoundShape(model, box, num_points=48, surrogate=True)
     assert bound.surrogate is not None and bound.surrogate.relative_error < 0.1
-    body = _body_of(bound, MaterialParams(E=3e4, viscosity=10.0))
+    body = body_of(bound, MaterialParams(E=3e4, viscosity=10.0))
     reference, fast = LatentDynamics(body), FastDynamics(bound.surrogate, body)
     rng = np.random.default_rng(0)
     for trial in range(3):
@@ -417,7 +418,7 @@ def test_fast_path_matches_the_reference(box: trimesh.Trimesh) -> None:
     # modes up to omega h = 1, so the reference's fixed-point iterations converge too
     params = MaterialParams(E=3e4, viscosity=10.0)
     bound.restrict_to_modes(params, omega_max=240.0)
-    body = _body_of(bound, params)
+    body = body_of(bound, params)
     reference = LatentDynamics(body, contact=None)
     fast = FastDynamics(bound.surrogate, body, contact=None)
     k = bound.state_dim
@@ -451,15 +452,15 @@ def test_compiled_integrator_takes_the_numpy_steps(
     iteration matrix the velocities miss by more than 1e-6)."""
     from neurok import compiled
     from neurok.dynamics import Contact
-    from neurok.emulator import Load, LoadTable
     from neurok.fast import FastDynamics
+    from neurok.loads import Load, LoadTable
 
     model = _model()
     params = MaterialParams(E=3e4, viscosity=5.0, yield_stress=yield_stress)
     h = 1 / 240
     bound = BoundShape(model, box, num_points=48, surface=surface_samples(box, 64, 1))
     bound.restrict_to_modes(params, omega_max=1.5 / h)
-    body = _body_of(bound, params)
+    body = body_of(bound, params)
     loads = [Load(force=(0.0, 3.0, 0.0), region=mpm.Box(size=(0.1, 0.2, 0.2),
                                                         center=(0.05, 0.0, 0.5))),
              Load(impulse=(0.2, 0.0, 0.1), start=0.1)]  # fmt: skip
@@ -508,7 +509,7 @@ def test_viscosity_does_not_brake_a_rigid_spin(box: trimesh.Trimesh) -> None:
     h = 1 / 240
     bound = BoundShape(_model(), box, num_points=48)
     bound.restrict_to_modes(params, omega_max=1.5 / h)
-    body = _body_of(bound, params)
+    body = body_of(bound, params)
     fast = FastDynamics(bound.surrogate, body, contact=None)
     fast.gravity = False
     R = Rotation.from_rotvec([0.7, -1.1, 0.4]).as_matrix()
@@ -553,7 +554,7 @@ def _contact_forces(box: trimesh.Trimesh, contact_kwargs: dict) -> tuple:
     params = MaterialParams(E=3e4, viscosity=0.0)
     bound = BoundShape(_model(), box, num_points=48, surface=surface_samples(box, 64, 1))
     bound.restrict_to_modes(params, omega_max=1.5 * 240)
-    body = _body_of(bound, params)
+    body = body_of(bound, params)
     x = bound.rest.copy()
     contact = Contact(height=float(np.median(x[:, 2])), **contact_kwargs)
     fast = FastDynamics(bound.surrogate, body, contact=contact)
@@ -714,7 +715,7 @@ def test_modal_restriction_keeps_resolved_mass_normalised_modes(box: trimesh.Tri
     cut = float(np.median(frequencies))
     bound.restrict_to_modes(params, omega_max=cut)
     assert bound.state_dim == int(np.sum(frequencies <= cut)) < everything
-    dynamics = FastDynamics(bound.surrogate, _body_of(bound, params))
+    dynamics = FastDynamics(bound.surrogate, body_of(bound, params))
     q = np.concatenate([bound.centre, np.zeros(3 + bound.state_dim)])
     _, J, _, _ = dynamics.kinematics(q, np.zeros_like(q))
     M = J.T @ (dynamics.m3[:, None] * J)

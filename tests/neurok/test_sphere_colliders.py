@@ -12,9 +12,10 @@ import torch
 
 import mpm
 import neurok
+from neurok.binding import BoundShape, body_of, surface_samples
 from neurok.colliders import ColliderLaw, ColliderTable, path_state
-from neurok.emulator import BoundShape, MaterialParams, _body_of, surface_samples
 from neurok.errors import SettingsError
+from neurok.material import MaterialParams
 
 SMALL = neurok.NeuROKConfig(
     latent_dim=4, width=16, num_tokens=4, heads=2, encoder_layers=1, decoder_layers=1,
@@ -192,7 +193,7 @@ def test_the_compiled_integrator_takes_the_numpy_steps_under_a_moving_sphere(pla
     h = 1 / 240
     bound = BoundShape(_model(), box, num_points=48, surface=surface_samples(box, 64, 1))
     bound.restrict_to_modes(params, omega_max=1.5 / h)
-    body = _body_of(bound, params)
+    body = body_of(bound, params)
     sphere = _sphere(0.06, [(0.02, (-0.25, 0.02, 0.46)), (0.15, (-0.1, 0.02, 0.46)),
                             (0.25, (-0.25, 0.02, 0.46))], friction=0.3)  # fmt: skip
     # a second ball overlapping the first side by side, as a body's balls do
