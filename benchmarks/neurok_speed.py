@@ -21,7 +21,7 @@ import trimesh
 
 import neurok
 from neurok import compiled
-from neurok.binding import BoundShape, body_of, surface_samples
+from neurok.binding import BoundShape, body_of, even_surface_samples
 from neurok.data import load_index
 from neurok.dynamics import Contact
 from neurok.emulator import fit_state
@@ -54,7 +54,7 @@ def time_clip(model: neurok.NeuROK, seq: object, repeats: int) -> dict:
 
     simulate_s = median_time(emulate, repeats)
     bound = BoundShape(model, mesh, points=seq.rest_points[sub],
-                       surface=surface_samples(mesh, 192, 1))  # fmt: skip
+                       surface=even_surface_samples(mesh, 192, 1))  # fmt: skip
     bound.restrict_to_modes(params, omega_max=1.5 / H)
     q0, v0, R0 = fit_state(bound, *observed)
     fast = FastDynamics(bound.surrogate, body_of(bound, params), contact=Contact())

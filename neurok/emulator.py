@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 import mpm
 from neurok import compiled
-from neurok.binding import BoundShape, body_of, surface_samples
+from neurok.binding import BoundShape, body_of, even_surface_samples
 from neurok.colliders import ColliderLaw, ColliderTable
 from neurok.dynamics import DEFAULT_CONTACT, Body, Contact, LatentDynamics
 from neurok.errors import LatentError, SettingsError
@@ -255,7 +255,7 @@ def simulate(
         )  # fmt: skip
         spheres = ColliderTable(colliders, law, duration)
     start_clock = time.perf_counter()
-    surface = surface_samples(rest_mesh, contact_points, 1) if contact_points > 0 else None
+    surface = even_surface_samples(rest_mesh, contact_points, 1) if contact_points > 0 else None
     bound = BoundShape(model, rest_mesh, points=points, num_points=num_points, surface=surface)
     latents = {}
     for name, value in (("z0", z0), ("zdot0", zdot0)):

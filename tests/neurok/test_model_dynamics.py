@@ -217,7 +217,7 @@ def test_simulate_returns_a_trajectory_that_falls_and_lands(box: trimesh.Trimesh
     box released 0.1 m above the floor falls (centre drops g t^2 / 2 within 2 mm over the
     first 0.1 s), comes down to the floor and does not sink through it: the soft contact of
     an elastic body lets it at most 2 cm into the floor over 0.3 s (about v / omega = 1.1 cm
-    at this 1.4 m/s landing, omega 127 rad/s; measured 1.5 cm, floor_depth_m in the
+    at this 1.4 m/s landing, omega 127 rad/s; measured 1.6 cm, floor_depth_m in the
     metadata), and the record shows nothing below the floor; the Trajectory has the mesh and
     points. (A random
     decoder is too stiff and nonlinear in its latent for the cubic surrogate at impact; the
@@ -245,7 +245,7 @@ def test_the_floor_is_soft_for_elastic_bodies_and_stops_plasticine(box: trimesh.
     rebounds; a plasticine box of the same E and density (yield stress > 0) meets a stiff,
     overdamped, inelastic one (its damping also acts while a point leaves the floor), because
     its impact energy goes into plastic flow. Dropped 0.1 m: the elastic box's centre comes
-    closer to the floor (measured 40 against 52 mm; asserted 5 mm apart) and rises after the
+    closer to the floor (measured 42 against 54 mm; asserted 5 mm apart) and rises after the
     impact (44 mm) where the plasticine box stays down (1.3 mm; asserted below 5 mm: with
     the damping on approach only it rose 25 mm); what the spring lets below the floor is
     recorded on it (no point below z = 0)."""
@@ -290,11 +290,11 @@ def test_closed_form_yield_check_matches_the_svd() -> None:
 def test_plasticine_keeps_the_deformation_of_its_impact(box: trimesh.Trimesh) -> None:
     """Thrown down at 2 m/s from 0.3 m onto the floor, a box that yields (von Mises, 100 Pa)
     keeps part of the deformation of its impact once it has settled: RMS distance of its
-    points from the rest shape, after the best rigid alignment, above 0.5 mm at 1 s
-    (measured 0.92 mm) and the same over the last 5 frames (0.05 mm); the same box that
-    never yields (1e12 Pa) ends closer to its rest shape (below 0.3 mm; measured 0.20 mm,
-    the sag of a body resting on a few points). Without the return mapping both end at
-    0.20 mm. (The shipped model's plasticine bunny is checked in tests/neurok/test_cli.py.)"""
+    points from the rest shape, after the best rigid alignment, above 0.3 mm at 1 s
+    (measured 0.45 mm), steady over the last 5 frames (within 0.05 mm), and at least 3x that
+    of the same box that never yields (1e12 Pa; measured 0.06 mm, the sag of a body resting
+    on a few points). Without the return mapping both end at 0.06 mm. (The shipped model's
+    plasticine bunny is checked in tests/neurok/test_cli.py.)"""
     from neurok.geometry import kabsch
 
     lifted = box.copy()
@@ -311,8 +311,8 @@ def test_plasticine_keeps_the_deformation_of_its_impact(box: trimesh.Trimesh) ->
             R, shift = kabsch(frame, points[0])
             deviation.append(np.sqrt(np.mean(np.sum((frame @ R.T + shift - points[0]) ** 2, 1))))
         kept[yield_stress] = np.asarray(deviation)
-    assert kept[100.0].min() > 5e-4 and np.ptp(kept[100.0]) < 5e-5, kept
-    assert kept[1e12].max() < 3e-4, kept
+    assert kept[100.0].min() > 3e-4 and np.ptp(kept[100.0]) < 5e-5, kept
+    assert kept[100.0].min() > 3 * kept[1e12].max(), kept
 
 
 def test_the_default_step_resolves_the_floor_spring(box: trimesh.Trimesh) -> None:
@@ -615,7 +615,7 @@ def test_a_box_sliding_on_the_floor_stops_where_coulomb_friction_stops_it(
     box: trimesh.Trimesh,
 ) -> None:
     """A box sliding at 1 m/s on the floor (friction 0.5, no spin) stops within 20 % of
-    Coulomb's v^2 / (2 mu g) = 0.102 m (measured 0.107 and 0.104 m for E = 30 and 100 kPa):
+    Coulomb's v^2 / (2 mu g) = 0.102 m (measured 0.108 and 0.104 m for E = 30 and 100 kPa):
     the floor brakes a resting body by mu times its weight. With friction only while a point
     approaches the floor it slid 0.163 and 0.174 m."""
     flat = mpm.Box(size=(0.2, 0.2, 0.1), center=(0.0, 0.0, 0.05)).surface_mesh()
@@ -630,7 +630,7 @@ def test_a_box_sliding_on_the_floor_stops_where_coulomb_friction_stops_it(
 
 def test_a_ball_rolling_on_the_floor_is_not_braked_by_friction() -> None:
     """A ball (0.1 m, E = 50 kPa) rolling at 1 m/s without slipping on a level floor, the
-    floor undamped, still rolls at more than 0.7 m/s after 1 s (measured 0.79; MPM's elastic
+    floor undamped, still rolls at more than 0.7 m/s after 1 s (measured 0.87; MPM's elastic
     sphere after a blow loses about 0.06 m/s per second): the friction acts on the surface
     below each sample point, which does not slip. Taking the inner points' own velocity as
     the slip (they move at up to v over a contact that is at rest) braked it to 0.46 m/s."""
