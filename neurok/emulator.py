@@ -196,6 +196,7 @@ def simulate(
     points: np.ndarray | None = None,
     num_points: int = 128,
     contact_points: int = 192,
+    contact_seed: int = 1,
     exact: bool = False,
     progress: bool = True,
 ) -> mpm.Trajectory:
@@ -217,7 +218,9 @@ def simulate(
     elastic body stands for the squash its latent modes cannot express; what it lets
     through the floor is recorded flattened onto the floor, as the squashed body would
     lie there. Besides the ``num_points`` interior samples (or ``points``) that carry the
-    mass, ``contact_points`` massless surface samples meet the floor. The step ``dt`` [s]
+    mass, ``contact_points`` massless surface samples, spread evenly (seeded by
+    ``contact_seed``; see :func:`neurok.binding.even_surface_samples`), meet the floor and
+    the spheres. The step ``dt`` [s]
     (None: 1/120 s, or 1/240 s for a floor spring too stiff for it, see
     :func:`default_step`) is shortened where needed to fit a whole number of steps in a
     frame; latent modes vibrating faster than 1.5 / h [rad/s], h the step used, are left out
@@ -255,7 +258,8 @@ def simulate(
         )  # fmt: skip
         spheres = ColliderTable(colliders, law, duration)
     start_clock = time.perf_counter()
-    surface = even_surface_samples(rest_mesh, contact_points, 1) if contact_points > 0 else None
+    surface = (even_surface_samples(rest_mesh, contact_points, contact_seed)
+               if contact_points > 0 else None)  # fmt: skip
     bound = BoundShape(model, rest_mesh, points=points, num_points=num_points, surface=surface)
     latents = {}
     for name, value in (("z0", z0), ("zdot0", zdot0)):
