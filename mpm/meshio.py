@@ -90,8 +90,8 @@ def _winding(
     tie: np.ndarray, area2: np.ndarray, sign: np.ndarray, z: np.ndarray,
 ) -> np.ndarray:  # fmt: skip
     """Winding number of the +z ray from each point over the triangles of its bin (see
-    :class:`RayWinding`); a compiled loop, about 20x faster than the same arithmetic on
-    NumPy arrays of (point, triangle) pairs."""
+    :class:`RayWinding`); a compiled loop, 8-11x faster than the same arithmetic on NumPy
+    arrays of (point, triangle) pairs."""
     winding = np.zeros(points.shape[0])
     for p in range(points.shape[0]):
         px, py, pz = points[p, 0], points[p, 1], points[p, 2]
@@ -122,7 +122,10 @@ def surface_distance(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray
     """(N,) distance [m] from each of ``points`` (N, 3) to the nearest point of the triangle
     mesh (``vertices``, ``faces``): exact, as ``trimesh.proximity.closest_point`` gives it,
     without building its R-tree (ten times faster for the few hundred points of a shape)."""
-    triangles = np.ascontiguousarray(np.asarray(vertices, np.float64)[np.asarray(faces)])
+    faces = np.asarray(faces)
+    if faces.ndim != 2 or faces.shape[1] != 3 or len(faces) == 0:
+        raise ShapeError(f"surface_distance needs (F, 3) triangles, F > 0; got {faces.shape}.")
+    triangles = np.ascontiguousarray(np.asarray(vertices, np.float64)[faces])
     centres = triangles.mean(axis=1)
     radii = np.linalg.norm(triangles - centres[:, None], axis=2).max(axis=1)
     points = np.ascontiguousarray(points, dtype=np.float64).reshape(-1, 3)
@@ -156,37 +159,40 @@ def _surface_distance(
 
 @njit(cache=True, error_model="numpy")
 def _triangle_distance2(p: np.ndarray, tri: np.ndarray) -> float:
-    """Squared distance from point p to the triangle (3, 3): the closest point lies in the
-    triangle's face, on one of its edges or at a corner, found from the barycentric signs."""
+    """Squared distance from point p to the triangle (3, 3). The closest point is a corner,
+    a point on an edge, or inside the face, depending on which Voronoi region of the triangle
+    p projects into; the regions are told apart by dot products of p's offsets from the
+    corners with the two edges from corner a (the classic test, e.g. Ericson, Real-Time
+    Collision Detection, sec. 5.1.5)."""
     a, b, c = tri[0], tri[1], tri[2]
-    ab, ac, ap = b - a, c - a, p - a
-    d1, d2 = np.dot(ab, ap), np.dot(ac, ap)
-    if d1 <= 0 and d2 <= 0:
-        return float(np.dot(ap, ap))  # corner a
-    bp = p - b
-    d3, d4 = np.dot(ab, bp), np.dot(ac, bp)
-    if d3 >= 0 and d4 <= d3:
-        return float(np.dot(bp, bp))  # corner b
-    vc = d1 * d4 - d3 * d2
-    if vc <= 0 and d1 >= 0 and d3 <= 0:  # edge ab
-        q = ap - (d1 / (d1 - d3)) * ab
-        return float(np.dot(q, q))
-    cp = p - c
-    d5, d6 = np.dot(ab, cp), np.dot(ac, cp)
-    if d6 >= 0 and d5 <= d6:
-        return float(np.dot(cp, cp))  # corner c
-    vb = d5 * d2 - d1 * d6
-    if vb <= 0 and d2 >= 0 and d6 <= 0:  # edge ac
-        q = ap - (d2 / (d2 - d6)) * ac
-        return float(np.dot(q, q))
-    va = d3 * d6 - d5 * d4
-    if va <= 0 and (d4 - d3) >= 0 and (d5 - d6) >= 0:  # edge bc
-        w = (d4 - d3) / ((d4 - d3) + (d5 - d6))
-        q = bp - w * (c - b)
-        return float(np.dot(q, q))
-    denominator = 1.0 / (va + vb + vc)  # inside the face
-    q = ap - (vb * denominator) * ab - (vc * denominator) * ac
-    return float(np.dot(q, q))
+    edge_ab, edge_ac = b - a, c - a
+    from_a, from_b, from_c = p - a, p - b, p - c
+    ab_a, ac_a = np.dot(edge_ab, from_a), np.dot(edge_ac, from_a)
+    if ab_a <= 0 and ac_a <= 0:
+        return float(np.dot(from_a, from_a))  # corner a
+    ab_b, ac_b = np.dot(edge_ab, from_b), np.dot(edge_ac, from_b)
+    if ab_b >= 0 and ac_b <= ab_b:
+        return float(np.dot(from_b, from_b))  # corner b
+    ab_c, ac_c = np.dot(edge_ab, from_c), np.dot(edge_ac, from_c)
+    if ac_c >= 0 and ab_c <= ac_c:
+        return float(np.dot(from_c, from_c))  # corner c
+    # twice the signed areas of the sub-triangles opposite c, b and a, scaled alike
+    area_c = ab_a * ac_b - ab_b * ac_a
+    area_b = ab_c * ac_a - ab_a * ac_c
+    area_a = ab_b * ac_c - ab_c * ac_b
+    if area_c <= 0 and ab_a >= 0 and ab_b <= 0:  # on edge ab
+        off = from_a - (ab_a / (ab_a - ab_b)) * edge_ab
+        return float(np.dot(off, off))
+    if area_b <= 0 and ac_a >= 0 and ac_c <= 0:  # on edge ac
+        off = from_a - (ac_a / (ac_a - ac_c)) * edge_ac
+        return float(np.dot(off, off))
+    if area_a <= 0 and ac_b - ab_b >= 0 and ab_c - ac_c >= 0:  # on edge bc
+        along = (ac_b - ab_b) / ((ac_b - ab_b) + (ab_c - ac_c))
+        off = from_b - along * (c - b)
+        return float(np.dot(off, off))
+    total = area_a + area_b + area_c  # inside the face: barycentric weights of b and c
+    off = from_a - (area_b / total) * edge_ab - (area_c / total) * edge_ac
+    return float(np.dot(off, off))
 
 
 def resolve_mesh_path(path: str | os.PathLike[str]) -> Path:

@@ -76,8 +76,9 @@ def even_surface_samples(
     selection among ``candidates`` x count area-uniform samples, so no two lie much closer
     than the surface's area allows. The emulator's contact samples: the floor's force is a
     sum over them, and clumps and gaps of purely random samples tilt it (a cube landing on an
-    edge twisted about the edge's normal; the held-out rollouts varied by 7.4-9.2 % between
-    four sample seeds, 7.4-8.4 % with these; benchmarks/RESULTS.md)."""
+    edge picked up a spin about the horizontal axis across that edge; the held-out rollouts
+    varied by 7.4-9.2 % between four sample seeds, 7.4-8.4 % with these;
+    benchmarks/RESULTS.md)."""
     points = surface_samples(mesh, candidates * count, seed)
     return points[np.sort(_farthest_points(points, count))]
 
