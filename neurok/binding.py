@@ -17,7 +17,7 @@ from numba import njit
 from mpm.meshio import RayWinding, surface_distance
 from neurok import compiled
 from neurok.dynamics import Body
-from neurok.errors import MeshError
+from neurok.errors import MeshError, SettingsError
 from neurok.fast import Elasticity
 from neurok.geometry import DeformationGradient
 from neurok.material import MaterialParams
@@ -79,6 +79,11 @@ def even_surface_samples(
     edge picked up a spin about the horizontal axis across that edge; the held-out rollouts
     varied by 7.4-9.2 % between four sample seeds, 7.4-8.4 % with these;
     benchmarks/RESULTS.md)."""
+    if count < 1 or candidates < 1:
+        raise SettingsError(
+            f"even_surface_samples needs count >= 1 and candidates >= 1, got {count} and "
+            f"{candidates}."
+        )
     points = surface_samples(mesh, candidates * count, seed)
     return points[np.sort(_farthest_points(points, count))]
 

@@ -463,7 +463,8 @@ def _return_map(model: Model, q: np.ndarray) -> None:
 
 def elastic_gradient(elastic: Elasticity, x: np.ndarray) -> np.ndarray:
     """dV_elastic/dx (N, 3) at positions ``x`` (N, 3): :meth:`neurok.fast.Elasticity.gradient`
-    by the compiled force loops (about 20x faster, equal to rounding)."""
+    by the compiled force loops (equal to rounding; 11x faster for an elastic cloud of 128
+    points, 3x for a plastic one)."""
     out = np.zeros((len(x), 3))
     x = np.ascontiguousarray(x, dtype=np.float64)
     owners, neighbours = elastic.owners.astype(np.int64), elastic.index.astype(np.int64)

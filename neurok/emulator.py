@@ -245,7 +245,7 @@ def simulate(
         dt = default_step(None if ground is None and not colliders else contact_omega)
     _check_settings(duration=duration, fps=fps, dt=dt, friction=friction,
                     contact_damping=contact_damping, contact_points=contact_points,
-                    contact_omega=contact_omega)  # fmt: skip
+                    contact_omega=contact_omega, contact_seed=contact_seed)  # fmt: skip
     spheres = None
     if colliders:  # the floor's law around each ball, softer (plasticine: inelastic)
         plastic = params.yield_stress > 0

@@ -13,6 +13,7 @@ import trimesh
 from neurok.binding import BoundShape, body_of, surface_samples
 from neurok.errors import LatentError
 from neurok.geometry import rotation_matrix
+from neurok.material import MaterialParams
 from neurok.model import NeuROK
 
 PRIOR_WEIGHT = 0.3  # weight of the small-deformation prior in a partial fit (see _fit_joint)
@@ -156,7 +157,6 @@ def _fit_joint(
     from scipy.spatial import cKDTree
 
     from neurok.dynamics import LatentDynamics
-    from neurok.material import MaterialParams
 
     dynamics = LatentDynamics(body_of(bound, MaterialParams()), contact=None)
     dynamics.R0 = torch.as_tensor(rotation, dtype=torch.float64)

@@ -141,11 +141,13 @@ def test_contact_samples_are_spread_evenly_over_the_surface() -> None:
     surface (1e-12 m) and no two are closer than half the spacing the area allows, h =
     sqrt(area / count) (measured 0.69-0.71 h on a cube and the bunny; purely random
     area-uniform samples come within 0.09-0.11 h of each other, and their clumps and gaps
-    tilt the floor's force). The same seed gives the same samples."""
+    tilt the floor's force). The same seed gives the same samples; no samples asked is a
+    SettingsError."""
     from scipy.spatial import cKDTree
 
     from mpm.meshio import surface_distance
     from neurok.binding import even_surface_samples
+    from neurok.errors import SettingsError
 
     bunny = trimesh.load("assets/meshes/bunny.obj", force="mesh")
     for mesh in (trimesh.creation.box((1.0, 1.0, 1.0)), bunny):
@@ -155,3 +157,5 @@ def test_contact_samples_are_spread_evenly_over_the_surface() -> None:
         nearest, _ = cKDTree(samples).query(samples, k=2)
         assert nearest[:, 1].min() > 0.5 * np.sqrt(mesh.area / 192)
         np.testing.assert_array_equal(samples, even_surface_samples(mesh, 192, seed=1))
+    with pytest.raises(SettingsError, match="count >= 1"):
+        even_surface_samples(bunny, 0)

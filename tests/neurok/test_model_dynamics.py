@@ -158,7 +158,8 @@ def test_ik_recovers_a_sampled_shape(box: trimesh.Trimesh) -> None:
 
 def test_bad_inputs(box: trimesh.Trimesh, tmp_path) -> None:
     """An open or flat mesh, a latent of the wrong size, an out-of-range setting (zero step,
-    negative contact damping, friction or contact points, zero contact omega, NaN duration),
+    negative contact damping, friction, contact points or contact seed, zero contact omega,
+    NaN duration),
     an impossible material (negative E, zero density, nu of 0.5, negative yield stress), a
     missing or corrupt checkpoint each raise their own error naming the problem."""
     model = _model()
@@ -172,7 +173,7 @@ def test_bad_inputs(box: trimesh.Trimesh, tmp_path) -> None:
         neurok.simulate(model, box, z0=[0.0, 0.0, 0.0], duration=0.1, progress=False)
     for setting, value in (("dt", 0.0), ("contact_damping", -0.5), ("friction", -1.0),
                            ("contact_points", -3), ("duration", float("nan")),
-                           ("contact_omega", 0.0)):  # fmt: skip
+                           ("contact_omega", 0.0), ("contact_seed", -1)):  # fmt: skip
         with pytest.raises(neurok.SettingsError, match=setting):
             neurok.simulate(model, box, progress=False, **{setting: value})
     for name, value in (("E", -1.0), ("density", 0.0), ("nu", 0.5), ("yield_stress", -1.0)):
