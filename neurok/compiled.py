@@ -762,6 +762,10 @@ def _system(
     body_force = np.empty(3 * N)
     for p in range(N):
         m = model.mass[p]
+        if m == 0.0 and f[p, 0] == 0.0 and f[p, 1] == 0.0 and f[p, 2] == 0.0:
+            # a massless contact sample off the floor and the spheres: it adds nothing
+            body_force[3 * p], body_force[3 * p + 1], body_force[3 * p + 2] = 0.0, 0.0, 0.0
+            continue
         mass_total += m
         for a in range(3):
             f[p, a] -= m * (ddRot_w[a, 0] * y[p, 0] + ddRot_w[a, 1] * y[p, 1]
@@ -819,7 +823,7 @@ def _system(
     for r in range(n):
         for c in range(r):
             M[r, c] = M[c, r]
-    K, D = np.zeros((n, n)), np.zeros((n, n))
+    K, D, contact = np.zeros((n, n)), np.zeros((n, n)), np.zeros((n, n))
     K[6:, 6:] = model.latent_stiffness
     s = model.settings
     if s[2] > 0:  # Kelvin-Voigt: about eta / mu times the shear stiffness
@@ -828,13 +832,16 @@ def _system(
     if has_floor or spheres > 0:
         omega, damping, friction = s[5], s[6], s[7]
         centres, velocities = _collider_states(model, t)
-        row, KR, DR = np.zeros((3, n)), np.zeros((3, n)), np.zeros((3, n))
+        # the contacts enter A only, as sum_p row_p^T (h/2 Dp + h^2/4 Kp) row_p (row_p the
+        # point's Jacobian rows), summed into the upper triangle of ``contact``
+        half, quarter = 0.5 * h, 0.25 * h * h
+        row, GR = np.zeros((3, n)), np.zeros((3, n))
         Kp, Dp, push = np.zeros((3, 3)), np.zeros((3, 3)), np.zeros(3)
         Kc, Dc = np.zeros((3, 3)), np.zeros((3, 3))
         for p in range(N):
             Kp[:, :] = 0.0
             Dp[:, :] = 0.0
-            touched = False
+            touched, by_sphere = False, False
             drag = 0.0
             if has_floor and x[p, 2] < model.floor[p]:
                 touched = True
@@ -854,7 +861,7 @@ def _system(
                 c, depth = _deepest_sphere(x[p, 0], x[p, 1], x[p, 2], model.radius[p],
                                            centres, model.collider_radius)  # fmt: skip
                 if depth > 0:
-                    touched = True
+                    touched, by_sphere = True, True
                     Kc[:, :] = 0.0
                     Dc[:, :] = 0.0
                     _collider_push(model, p, c, depth, x, xdot, centres, velocities, max_rate,
@@ -869,12 +876,17 @@ def _system(
             if not touched:
                 continue
             # this point's Jacobian rows: dy[j] = dy_p/dz_j in the body frame (a loop: a
-            # BLAS call on the strided slice of C costs ten times more)
+            # BLAS call on the strided slice of C costs ten times more; most monomials do
+            # not depend on a given z_j, and their zero derivatives are skipped)
             dy = np.zeros((k, 3))
             for g in range(C.shape[0]):
+                c0, c1, c2 = C[g, 3 * p], C[g, 3 * p + 1], C[g, 3 * p + 2]
                 for j in range(k):
-                    for a in range(3):
-                        dy[j, a] += dphi[g, j] * C[g, 3 * p + a]
+                    d = dphi[g, j]
+                    if d != 0.0:
+                        dy[j, 0] += d * c0
+                        dy[j, 1] += d * c1
+                        dy[j, 2] += d * c2
             for a in range(3):
                 row[a, :] = 0.0
                 row[a, a] = 1.0
@@ -884,24 +896,36 @@ def _system(
                 for j in range(k):
                     row[a, 6 + j] = Rot[a, 0] * dy[j, 0] + Rot[a, 1] * dy[j, 1] + \
                         Rot[a, 2] * dy[j, 2]
-            # K += row^T Kp row, D += row^T Dp row (loops: a BLAS call per point costs more)
-            for a in range(3):
-                for j in range(n):
-                    KR[a, j] = Kp[a, 0] * row[0, j] + Kp[a, 1] * row[1, j] + Kp[a, 2] * row[2, j]
-                    DR[a, j] = Dp[a, 0] * row[0, j] + Dp[a, 1] * row[1, j] + Dp[a, 2] * row[2, j]
-            for i in range(n):
-                for j in range(n):
-                    K[i, j] += row[0, i] * KR[0, j] + row[1, i] * KR[1, j] + row[2, i] * KR[2, j]
-                    D[i, j] += row[0, i] * DR[0, j] + row[1, i] * DR[1, j] + row[2, i] * DR[2, j]
+            # (loops, upper triangle: a BLAS call per point costs more)
+            if by_sphere:  # a full 3 x 3 law (Kp, Dp are symmetric)
+                for a in range(3):
+                    for j in range(n):
+                        GR[a, j] = 0.0
+                        for b in range(3):
+                            GR[a, j] += (half * Dp[a, b] + quarter * Kp[a, b]) * row[b, j]
+                for i in range(n):
+                    for j in range(i, n):
+                        contact[i, j] += row[0, i] * GR[0, j] + row[1, i] * GR[1, j] + \
+                            row[2, i] * GR[2, j]
+            else:  # the floor alone acts along z: one rank-one term
+                weight = half * Dp[2, 2] + quarter * Kp[2, 2]
+                for i in range(n):
+                    wi = weight * row[2, i]
+                    for j in range(i, n):
+                        contact[i, j] += wi * row[2, j]
             if drag > 0:  # the floor's friction drag, on the rows of the surface below
                 r = model.radius[p]
                 for a in range(2):
                     for i in range(3):
                         row[a, 3 + i] -= r * lever[a, i]
                     for i in range(n):
-                        for j in range(n):
-                            D[i, j] += drag * row[a, i] * row[a, j]
-    A = M + 0.5 * h * D + 0.25 * h * h * K + 1e-12 * np.eye(n)
+                        wi = half * drag * row[a, i]
+                        for j in range(i, n):
+                            contact[i, j] += wi * row[a, j]
+        for i in range(n):
+            for j in range(i):
+                contact[i, j] = contact[j, i]
+    A = M + 0.5 * h * D + 0.25 * h * h * K + contact + 1e-12 * np.eye(n)
     return M, F, A
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import scipy.sparse
 import torch
 import trimesh
+from numba import njit
 from tqdm.auto import tqdm
 
 import mpm
@@ -386,18 +387,76 @@ def embedding_weights(rest_points: np.ndarray, vertices: np.ndarray, neighbours:
 
     k = min(neighbours, len(rest_points))
     distance, index = cKDTree(rest_points).query(vertices, k=k)
-    radius = np.maximum(distance[:, -1:], 1e-9)
-    theta = np.exp(-((distance / radius) ** 2) * 2.0)  # (V, k)
-    # (V, k, 4): neighbour offsets from the vertex, and 1 for the affine part
-    local = np.concatenate([rest_points[index] - vertices[:, None, :],
-                            np.ones((*index.shape, 1))], axis=2)  # fmt: skip
-    moment = np.matmul((theta[..., None] * local).transpose(0, 2, 1), local)  # (V, 4, 4)
-    moment += 1e-12 * np.eye(4) * np.trace(moment, axis1=1, axis2=2)[:, None, None]
-    solved = np.linalg.solve(moment, np.broadcast_to(np.eye(4)[3], (len(vertices), 4))[..., None])
-    coefficients = theta * np.matmul(local, solved)[..., 0]
+    distance, index = distance.reshape(len(vertices), k), index.reshape(len(vertices), k)
+    coefficients = _mls_weights(np.ascontiguousarray(rest_points, dtype=np.float64),
+                                np.ascontiguousarray(vertices, dtype=np.float64),
+                                index.astype(np.int64), distance)  # fmt: skip
     rows = np.repeat(np.arange(len(vertices)), k)
     shape = (len(vertices), len(rest_points))
     return scipy.sparse.csr_matrix((coefficients.reshape(-1), (rows, index.reshape(-1))), shape)
+
+
+@njit(cache=True, error_model="numpy")
+def _mls_weights(
+    rest_points: np.ndarray, vertices: np.ndarray, index: np.ndarray, distance: np.ndarray
+) -> np.ndarray:
+    """(V, k) weights of each vertex's k neighbours (``index``, at ``distance``): Gaussian
+    weights theta (width set by the farthest neighbour) times the affine MLS correction,
+    c_j = theta_j l_j . M^-1 e_4, with l_j = (X_j - v, 1) and M = sum_j theta_j l_j l_j^T
+    (regularised by 1e-12 of its trace). Written on scalars: NumPy's batched 4 x 4 solves
+    cost more in overhead than in arithmetic."""
+    V, k = index.shape
+    out = np.empty((V, k))
+    local = np.empty((k, 4))
+    theta = np.empty(k)
+    moment = np.empty((4, 4))
+    for v in range(V):
+        radius = max(distance[v, k - 1], 1e-9)
+        moment[:, :] = 0.0
+        for j in range(k):
+            theta[j] = np.exp(-((distance[v, j] / radius) ** 2) * 2.0)
+            for a in range(3):
+                local[j, a] = rest_points[index[v, j], a] - vertices[v, a]
+            local[j, 3] = 1.0
+            for a in range(4):
+                for b in range(4):
+                    moment[a, b] += theta[j] * local[j, a] * local[j, b]
+        trace = moment[0, 0] + moment[1, 1] + moment[2, 2] + moment[3, 3]
+        for a in range(4):
+            moment[a, a] += 1e-12 * trace
+        solved = _solve4(moment)
+        for j in range(k):
+            out[v, j] = theta[j] * (local[j, 0] * solved[0] + local[j, 1] * solved[1]
+                                    + local[j, 2] * solved[2] + local[j, 3] * solved[3])
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def _solve4(matrix: np.ndarray) -> np.ndarray:
+    """x with matrix x = e_4 for a 4 x 4 matrix (Gaussian elimination, partial pivoting)."""
+    a = matrix.copy()
+    x = np.zeros(4)
+    x[3] = 1.0
+    for col in range(4):
+        pivot = col
+        for r in range(col + 1, 4):
+            if abs(a[r, col]) > abs(a[pivot, col]):
+                pivot = r
+        if pivot != col:
+            for c in range(4):
+                a[col, c], a[pivot, c] = a[pivot, c], a[col, c]
+            x[col], x[pivot] = x[pivot], x[col]
+        for r in range(col + 1, 4):
+            factor = a[r, col] / a[col, col]
+            for c in range(col, 4):
+                a[r, c] -= factor * a[col, c]
+            x[r] -= factor * x[col]
+    for r in range(3, -1, -1):
+        total = x[r]
+        for c in range(r + 1, 4):
+            total -= a[r, c] * x[c]
+        x[r] = total / a[r, r]
+    return x
 
 
 def _trajectory(
@@ -417,23 +476,23 @@ def _trajectory(
     are)."""
     latents = torch.as_tensor(np.stack([q[6:] for q, _ in states]))
     with torch.no_grad():
-        local_samples = bound.body_positions(latents).numpy()
+        local_samples = bound.body_positions(latents).numpy()  # (T, N, 3)
     carry = embedding_weights(bound.rest, np.asarray(bound.mesh.vertices, dtype=np.float64))
-    surface, samples = [], []
+    rotations = np.stack([R0 @ rodrigues(q[3:6]) for q, R0 in states])  # (T, 3, 3)
+    centres = np.stack([q[:3] for q, _ in states])
+    samples = np.matmul(local_samples, rotations.transpose(0, 2, 1)) + centres[:, None]
+    T, N = samples.shape[:2]
+    # the surface of every frame in one sparse product: (V, N) @ (N, T * 3)
+    surface = (carry @ samples.transpose(1, 0, 2).reshape(N, -1)).reshape(-1, T, 3)
+    surface = np.ascontiguousarray(surface.transpose(1, 0, 2))
     depth, dent = 0.0, 0.0
-    for frame, ((q, R0), body_samples) in enumerate(zip(states, local_samples, strict=True)):
-        R = R0 @ rodrigues(q[3:6])
-        world = body_samples @ R.T + q[:3]
-        points = carry @ world
-        if spheres is not None:
-            dent = max(dent, _push_out_of_spheres(points, spheres, frame / fps))
-        if ground is not None:
-            lowest = min(float(points[:, 2].min()), float(world[:, 2].min()))
-            depth = max(depth, ground - lowest)
-            np.maximum(world[:, 2], ground, out=world[:, 2])
-            np.maximum(points[:, 2], ground, out=points[:, 2])
-        samples.append(world)
-        surface.append(points)
+    if spheres is not None:
+        dent = _push_out_of_spheres(surface, spheres, fps)
+    if ground is not None:
+        lowest = min(float(surface[..., 2].min()), float(samples[..., 2].min()))
+        depth = max(depth, ground - lowest)
+        np.maximum(samples[..., 2], ground, out=samples[..., 2])
+        np.maximum(surface[..., 2], ground, out=surface[..., 2])
     times = np.arange(len(states)) / fps
     return mpm.Trajectory(
         times=times,
@@ -451,15 +510,19 @@ def _trajectory(
     )  # fmt: skip
 
 
-def _push_out_of_spheres(points: np.ndarray, spheres: ColliderTable, t: float) -> float:
-    """Move the ``points`` (V, 3) [m] inside any of the ``spheres`` at time t radially onto
-    its surface, in place; returns the deepest overlap [m]."""
+def _push_out_of_spheres(surface: np.ndarray, spheres: ColliderTable, fps: float) -> float:
+    """Move the vertices of every frame of ``surface`` (T, V, 3) [m] (frame i at time i /
+    ``fps``) that are inside one of the ``spheres`` radially onto its surface, in place, sphere
+    by sphere; returns the deepest overlap [m]."""
+    centres = np.stack([spheres.state(frame / fps)[0] for frame in range(len(surface))])
     deepest = 0.0
-    for centre, radius in zip(spheres.state(t)[0], spheres.radius, strict=True):
-        offset = points - centre
-        distance = np.linalg.norm(offset, axis=1)
+    for sphere, radius in enumerate(spheres.radius):
+        offset = surface - centres[:, sphere, None]  # (T, V, 3)
+        distance = np.linalg.norm(offset, axis=2)
         inside = (distance < radius) & (distance > 1e-12)
         if inside.any():
             deepest = max(deepest, float(radius - distance[inside].min()))
-            points[inside] = centre + offset[inside] * (radius / distance[inside])[:, None]
+            frames = np.nonzero(inside)[0]
+            surface[inside] = centres[frames, sphere] + \
+                offset[inside] * (radius / distance[inside])[:, None]
     return deepest

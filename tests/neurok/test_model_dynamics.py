@@ -778,6 +778,42 @@ def test_compiled_elastic_gradient_matches_the_numpy_one() -> None:
         elastic.gradient(x)).max()
 
 
+def test_the_compiled_decoder_of_a_bound_shape_is_the_torch_decoder(box: trimesh.Trimesh) -> None:
+    """BoundShape._decode_values (the surrogate's fit and the modal stencil: one matrix
+    product and a compiled rigid transform per point) gives the PyTorch decoder's positions
+    to 1e-12 of the shape's size, for latents small enough that the per-point rotations take
+    the small-angle series and large ones that turn points by up to a radian; the displacement
+    ablation takes the PyTorch path and agrees too."""
+    rng = np.random.default_rng(3)
+    for output in ("dual_quaternion", "displacement"):
+        bound = BoundShape(_model(output, scale=0.5), box, num_points=48)
+        k = bound.model.state_dim
+        z = np.concatenate([rng.normal(size=(4, k)) * 1e-5, rng.normal(size=(8, k)) * 3.0])
+        with torch.no_grad():
+            expected = bound._decode_z(torch.as_tensor(z)).numpy()
+        np.testing.assert_allclose(bound._decode_values(z), expected, rtol=0,
+                                   atol=1e-12 * bound.scale)  # fmt: skip
+        moved = np.linalg.norm(expected - expected[:1], axis=2).max() / bound.scale
+        assert moved > 0.1, moved  # the large latents do deform the shape
+
+
+def test_enclosed_volume_is_the_mesh_volume_and_signed(box: trimesh.Trimesh) -> None:
+    """neurok.binding.enclosed_volume (the divergence theorem, used instead of trimesh's
+    slower mass properties) equals trimesh's volume to 1e-12 on a box and a sphere far from
+    the origin, and is negative for the box turned inside out, which check_mesh refuses."""
+    from neurok.binding import check_mesh, enclosed_volume
+
+    sphere = trimesh.creation.icosphere(subdivisions=3, radius=0.07)
+    sphere.apply_translation([40.0, -25.0, 3.0])
+    for mesh in (box, sphere):
+        assert enclosed_volume(mesh) == pytest.approx(mesh.volume, rel=1e-12)
+    inverted = box.copy()
+    inverted.invert()
+    assert enclosed_volume(inverted) == pytest.approx(-box.volume, rel=1e-12)
+    with pytest.raises(neurok.MeshError, match="no volume"):
+        check_mesh(inverted)
+
+
 def test_embedded_mesh_follows_affine_motion_of_the_points() -> None:
     """The surface mesh rides on the simulated points by moving least squares with a linear
     basis: any affine motion of the points moves the vertices exactly (1e-9 m), and the
