@@ -59,8 +59,9 @@ PLASTIC_COLLIDER_STIFFNESS_RATIO = 0.35
 # the uniaxial yield stress; calibrated on the 3 training plasticine pokes, 2 / 3 / 4 pi
 # sigma_y R d giving 2.3 / 2.3 / 3.0 % against 4.1 % uncut; benchmarks/RESULTS.md).
 PLASTIC_HARDNESS_RATIO = 1.5
-# Integration step when none is given [s]: the coarse step unless the floor's spring needs
-# the fine one (see default_step; benchmarks/RESULTS.md has the comparison).
+# Integration steps when none is given [s]: the coarsest one that resolves the floor's
+# spring (see default_step; benchmarks/RESULTS.md has the comparisons).
+COARSEST_STEP = 1.0 / 60.0
 COARSE_STEP = 1.0 / 120.0
 FINE_STEP = 1.0 / 240.0
 PREPARING = "neurok: preparing the compiled integrator (first run: about 30 s)"
@@ -84,22 +85,28 @@ def contact_law(material: MaterialParams, diagonal: float) -> tuple[float, float
     return float(omega), CONTACT_DAMPING
 
 
-def default_step(contact_omega: float | None) -> float:
-    """The integration step [s] when the caller gives none: COARSE_STEP if it resolves the
-    floor's spring (omega h <= 1; no floor: nothing to resolve), else FINE_STEP.
+def default_step(contact_omega: float | None, spheres: bool = False) -> float:
+    """The integration step [s] when the caller gives none: the coarsest of COARSEST_STEP,
+    COARSE_STEP and FINE_STEP that resolves the floor's spring (omega h <= 1), FINE_STEP if
+    none does. With no floor and no spheres there is no spring to resolve: COARSE_STEP.
+    Moving ``spheres`` rule out COARSEST_STEP: a fist at 5 m/s would move 8 cm per step.
 
     The latent modes are cut to what the step resolves anyway (1.5 / h, see
-    :meth:`BoundShape.restrict_to_modes`, a sub-millimetre sag under gravity at 1/120 s), so
-    the contact spring is the fastest motion left. The soft spring of an elastic body (39-112
-    rad/s on the held-out clips) is resolved at 1/120 s, and its drops and tosses emulate as
-    closely as at 1/240 s in half the steps. Plasticine's stiff, overdamped spring (600 rad/s)
-    is not: at 1/120 s its two held-out drops end 0.7 and 2.9 % further from MPM, so it keeps
-    FINE_STEP, where the implicit midpoint is stable and the overdamping takes out what the
-    step does not resolve."""
-    if contact_omega is None or contact_omega * COARSE_STEP <= 1.0:
+    :meth:`BoundShape.restrict_to_modes`: a sag under gravity below 0.3 mm at 1/120 s and
+    1.2 mm at 1/60 s), so the contact spring is the fastest motion left. The soft springs of
+    elastic bodies (39-112 rad/s on the held-out clips) are resolved at 1/120 s, the softest
+    (below 60 rad/s: small, soft boxes) at 1/60 s, where the three held-out clips they
+    concern emulate as closely as at 1/120 s (mean over four contact-sample seeds 5.76 %
+    against 5.65 %, within those seeds' spread) in half the steps. Plasticine's stiff,
+    overdamped spring (600 rad/s) is not resolved even at 1/120 s: there its two held-out
+    drops end 0.7 and 2.9 % further from MPM, so it keeps FINE_STEP, where the implicit
+    midpoint is stable and the overdamping takes out what the step does not resolve."""
+    if contact_omega is None:
         return COARSE_STEP
+    for step in (COARSE_STEP,) if spheres else (COARSEST_STEP, COARSE_STEP):
+        if contact_omega * step <= 1.0:
+            return step
     return FINE_STEP
-
 
 
 def fit_state(
@@ -222,7 +229,7 @@ def simulate(
     mass, ``contact_points`` massless surface samples, spread evenly (seeded by
     ``contact_seed``; see :func:`neurok.binding.even_surface_samples`), meet the floor and
     the spheres. The step ``dt`` [s]
-    (None: 1/120 s, or 1/240 s for a floor spring too stiff for it, see
+    (None: the coarsest of 1/60, 1/120 and 1/240 s that resolves the floor's spring, see
     :func:`default_step`) is shortened where needed to fit a whole number of steps in a
     frame; latent modes vibrating faster than 1.5 / h [rad/s], h the step used, are left out
     (see :meth:`BoundShape.restrict_to_modes`).
@@ -243,7 +250,8 @@ def simulate(
     contact_omega = law_omega if contact_omega is None else contact_omega
     contact_damping = law_damping if contact_damping is None else contact_damping
     if dt is None:
-        dt = default_step(None if ground is None and not colliders else contact_omega)
+        dt = default_step(None if ground is None and not colliders else contact_omega,
+                          spheres=bool(colliders))
     _check_settings(duration=duration, fps=fps, dt=dt, friction=friction,
                     contact_damping=contact_damping, contact_points=contact_points,
                     contact_omega=contact_omega, contact_seed=contact_seed)  # fmt: skip

@@ -317,24 +317,32 @@ def test_plasticine_keeps_the_deformation_of_its_impact(box: trimesh.Trimesh) ->
 
 
 def test_the_default_step_resolves_the_floor_spring(box: trimesh.Trimesh) -> None:
-    """With no dt given, the step is the coarse 1/120 s only where it resolves the floor's
-    penalty spring (omega h <= 1, neurok.emulator.default_step): a soft elastic box (E 1e4
-    Pa: omega = 4.4 sqrt(E / rho) / diagonal = 73 rad/s) and a body with no floor get
-    1/120 s; a stiffer one (E 3e4 Pa: 127 rad/s) and plasticine (its stiff 600 rad/s
-    spring) get 1/240 s; a dt the caller gives is kept, and a frame rate it does not divide
-    shortens it (50 fps: 1/150 s); the step is recorded as step_s."""
+    """With no dt given, the step is the coarsest of 1/60, 1/120 and 1/240 s that resolves
+    the floor's penalty spring (omega h <= 1, neurok.emulator.default_step), omega = 4.4
+    sqrt(E / rho) / diagonal: a very soft elastic box (E 5e3 Pa: 52 rad/s) gets 1/60 s, or
+    1/120 s when a moving sphere pushes it (the sphere would move too far per step); a soft
+    one (E 1e4 Pa: 73 rad/s) and a body with no floor get 1/120 s; a stiffer one (E 3e4 Pa:
+    127 rad/s) and plasticine (its stiff 600 rad/s spring) get 1/240 s; a dt the caller
+    gives is kept, and a frame rate it does not divide shortens it (50 fps: 1/150 s); the
+    step is recorded as step_s."""
     from neurok.emulator import contact_law
 
-    def step(material: dict, **settings: float | None) -> tuple[float, float]:
+    def step(material: dict, **settings: object) -> tuple[float, float]:
         traj = neurok.simulate(_model(), box, material=material, duration=1 / 30,
                                num_points=48, contact_points=24, progress=False,
                                **settings)  # fmt: skip
         meta = traj.metadata["neurok"]
         return meta["step_s"], meta.get("contact", {}).get("omega", 0.0)
 
-    soft = {"E": 1e4, "nu": 0.3, "density": 500.0}
+    very_soft = {"E": 5e3, "nu": 0.3, "density": 500.0}
+    h, omega = step(very_soft)
+    assert h == pytest.approx(1 / 60) and omega * h <= 1.0, (h, omega)
+    far_away = mpm.colliders.Sphere(center=(5.0, 5.0, 5.0), radius=0.05)
+    h, omega = step(very_soft, colliders=[far_away])
+    assert h == pytest.approx(1 / 120) and omega * (1 / 60) <= 1.0, (h, omega)
+    soft = {**very_soft, "E": 1e4}
     h, omega = step(soft)
-    assert h == pytest.approx(1 / 120) and omega * h <= 1.0, (h, omega)
+    assert h == pytest.approx(1 / 120) and omega * h <= 1.0 < omega / 60, (h, omega)
     assert omega == pytest.approx(contact_law(MaterialParams.of(soft), 0.269)[0], rel=1e-2)
     assert step(soft, ground=None)[0] == pytest.approx(1 / 120)
     assert step(soft, dt=1 / 480)[0] == pytest.approx(1 / 480)
