@@ -60,12 +60,15 @@ def enclosed_volume(mesh: trimesh.Trimesh) -> float:
     return float(triple.sum() / 6.0)
 
 
-def sample_interior(mesh: trimesh.Trimesh, count: int, seed: int = 0) -> np.ndarray:
+def sample_interior(
+    mesh: trimesh.Trimesh, count: int, seed: int = 0, volume: float | None = None
+) -> np.ndarray:
     """``count`` points inside a closed mesh: a jittered grid fine enough to hold them,
-    subsampled at random (seeded)."""
+    subsampled at random (seeded). ``volume`` [m^3]: the mesh's, if the caller has it."""
     rng = np.random.default_rng(seed)
     low, high = mesh.bounds
-    spacing = (enclosed_volume(mesh) / (4 * count)) ** (1 / 3)
+    volume = enclosed_volume(mesh) if volume is None else volume
+    spacing = (volume / (4 * count)) ** (1 / 3)
     axes = [np.arange(lo + spacing / 2, hi, spacing) for lo, hi in zip(low, high, strict=True)]
     grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
     grid = grid + rng.uniform(-0.3, 0.3, grid.shape) * spacing
@@ -203,7 +206,7 @@ class BoundShape:
         self.volume = enclosed_volume(mesh)  # [m^3]
         self.dtype = dtype
         if points is None:
-            points = sample_interior(mesh, num_points, seed)
+            points = sample_interior(mesh, num_points, seed, self.volume)
         points = np.asarray(points, dtype=np.float64)
         extra = np.zeros((0, 3)) if surface is None else np.asarray(surface, dtype=np.float64)
         self.rest = np.concatenate([points, extra])
@@ -211,7 +214,7 @@ class BoundShape:
         self.weights = np.concatenate([np.full(len(points), 1.0 / len(points)),
                                        np.zeros(len(extra))])  # fmt: skip
         if cloud is None:
-            cloud = np.concatenate([sample_interior(mesh, 256, seed + 1),
+            cloud = np.concatenate([sample_interior(mesh, 256, seed + 1, self.volume),
                                     surface_samples(mesh, 256, seed + 2)])  # fmt: skip
         self.centre, self.scale = normalise(points)
         self.scale = float(np.linalg.norm(mesh.bounds[1] - mesh.bounds[0]))
@@ -393,7 +396,7 @@ def body_of(shape: BoundShape, material: MaterialParams) -> Body:
     volumes and contact radii, and its decoded positions as a function of the state. Any
     object with BoundShape's ``mesh``, ``weights``, ``rest``, ``body_positions`` and
     ``contact_radius`` will do (the evaluation's linear baseline has them)."""
-    enclosed = enclosed_volume(shape.mesh)
+    enclosed = shape.volume if isinstance(shape, BoundShape) else enclosed_volume(shape.mesh)
     volume = enclosed * shape.weights
     total = material.density * enclosed
     return Body(
