@@ -9,10 +9,11 @@ Reports, in one run on the same machine:
   subspace, ``nearest`` a nearest-training-shape retrieval.
 - Rollout: surface Chamfer between the emulated and the MPM surface over 1 s (mean, worst
   frame, before the first ground contact, through the first bounce) for the held-out drops,
-  tosses and impulses (the same blow as the MPM run's), initial state fitted to the first MPM
-  frame, split into shape (Chamfer after the best rigid alignment) and placement (centroid
-  distance), also per condition; wall-clock time of the emulator and of the MPM run of the
-  same clip, in this process. (Pokes are not emulated: they need the moving collider.)
+  tosses, impulses (the same blow as the MPM run's) and pokes (the same moving sphere),
+  initial state fitted to the first MPM frame, split into shape (Chamfer after the best rigid
+  alignment) and placement (centroid distance), also per condition; wall-clock time of the
+  emulator and of the MPM run of the same clip, in this process (medians of ``--repeats``
+  runs each).
 - Energy: total-energy drift over 200 undamped steps at two latent amplitudes.
 ``--calibrate`` scores ground damping ratios on the training drops instead.
 Writes a JSON summary (``--out``) and prints it.
@@ -259,21 +260,28 @@ def warm_up(model: neurok.NeuROK, heldout: list[Sequence]) -> None:
                           cells_per_size=seq.cells_per_size)  # fmt: skip
 
 
-def rollout(model: neurok.NeuROK, seq: Sequence, other_seeds: tuple[int, ...] = ()) -> dict:
+def rollout(
+    model: neurok.NeuROK, seq: Sequence, other_seeds: tuple[int, ...] = (), repeats: int = 3
+) -> dict:
     """Emulate the MPM sequence from its first frame and time the MPM run of the same clip
-    (same process, same machine): mean / max surface Chamfer over the clip and the speed-up.
+    (same process, same machine): mean / max surface Chamfer over the clip and the speed-up,
+    the median wall time of ``repeats`` emulations over the median of ``repeats`` MPM runs.
     With ``other_seeds`` the clip is emulated again with each of those seeds for the contact
     samples (the default is seed 1), and the clip and first-bounce Chamfer of every seed are
     reported too: how much of a figure is the draw of those samples."""
     traj, wall = emulate(model, seq)
+    walls = [wall] + [emulate(model, seq)[1] for _ in range(repeats - 1)]
     by_seed = {}
     for seed in other_seeds:
         other = rollout_errors(emulate(model, seq, contact_seed=seed)[0], seq)
         by_seed[int(seed)] = (float(other.mean()), float(other[: first_bounce(seq)].mean()))
-    start = time.perf_counter()
-    simulate_sequence(seq.spec, duration=(seq.num_frames - 1) / seq.fps, fps=seq.fps,
-                      cells_per_size=seq.cells_per_size)  # fmt: skip
-    mpm_wall = time.perf_counter() - start
+    mpm_walls = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        simulate_sequence(seq.spec, duration=(seq.num_frames - 1) / seq.fps, fps=seq.fps,
+                          cells_per_size=seq.cells_per_size)  # fmt: skip
+        mpm_walls.append(time.perf_counter() - start)
+    wall, mpm_wall = float(np.median(walls)), float(np.median(mpm_walls))
     errors = rollout_errors(traj, seq)
     shape, placement = rollout_split(traj, seq)
     contact, bounce = first_contact(seq), first_bounce(seq)
@@ -292,6 +300,7 @@ def rollout(model: neurok.NeuROK, seq: Sequence, other_seeds: tuple[int, ...] = 
             "centroid_error_mean": float(placement.mean()),
             "centroid_error_first_bounce": float(placement[:bounce].mean()),
             "wall_s": wall, "mpm_s": mpm_wall, "speedup": mpm_wall / wall,
+            "wall_s_runs": walls, "mpm_s_runs": mpm_walls,
             "force_evaluations": traj.metadata["neurok"]["force_evaluations"]}  # fmt: skip
 
 
@@ -359,10 +368,15 @@ def main() -> None:
                         help="more seeds for the emulator's contact samples, e.g. 11,21,31: "
                              "each clip is also emulated with these, and the means over "
                              "all seeds (with the default, 1) are reported")  # fmt: skip
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timed runs of each clip, emulated and in MPM; the speed-up is "
+                             "the ratio of the medians")  # fmt: skip
     parser.add_argument("--calibrate", default="",
                         help="ground damping ratios to score on the training drops, e.g. "
                              "0,0.1,0.2 (then exit)")  # fmt: skip
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error(f"--repeats must be at least 1, got {args.repeats}")
     parts = set(args.parts.split(","))
     model = neurok.load(args.checkpoint)
     index: DatasetIndex = load_index(args.data)
@@ -409,7 +423,7 @@ def main() -> None:
         warm_up(model, heldout)
         for seq in heldout:
             try:
-                rollouts.append(rollout(model, seq, tuple(seeds)))
+                rollouts.append(rollout(model, seq, tuple(seeds), args.repeats))
             except neurok.LatentError as error:  # reported, not hidden: it diverged
                 rollouts.append({"sequence": seq.spec.index, "diverged": str(error)})
         finished = [r for r in rollouts if "diverged" not in r]

@@ -63,10 +63,6 @@ class RayWinding:
         self.cell = (hi - lo + 2 * pad) / n
         self.bin_start, self.bin_tris = _bin_triangles(corners, self.origin, self.cell, n)
 
-    def _bin(self, xy: np.ndarray) -> np.ndarray:
-        """(N, 2) positions -> (N, 2) integer bin coordinates (may fall outside [0, n))."""
-        return np.floor((xy - self.origin) / self.cell).astype(np.int64)
-
     def __call__(self, points: np.ndarray) -> np.ndarray:
         """(N, 3) points [m] -> (N,) bool, True inside."""
         points = np.ascontiguousarray(points, dtype=np.float64).reshape(-1, 3)

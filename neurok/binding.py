@@ -350,8 +350,9 @@ class BoundShape:
     def _decode_values(self, batch: np.ndarray) -> np.ndarray:
         """(B, model.state_dim) reduced latents z -> (B, N, 3) sample points [m], as
         :meth:`_decode_z` but without autograd: for the linear coupling with rigid per-point
-        transforms (the shipped model) one matrix product and a compiled loop, 4x faster
-        than the PyTorch path (which other configurations take) and equal to it to 1e-15."""
+        transforms (the shipped model) one matrix product and a compiled loop, about 3x
+        faster than the PyTorch path (which other configurations take) and equal to it to
+        rounding."""
         cfg = self.model.cfg
         if not (cfg.coupling == "linear" and cfg.output != "displacement"
                 and self.dtype == torch.float64):  # fmt: skip

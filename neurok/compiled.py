@@ -762,10 +762,6 @@ def _system(
     body_force = np.empty(3 * N)
     for p in range(N):
         m = model.mass[p]
-        if m == 0.0 and f[p, 0] == 0.0 and f[p, 1] == 0.0 and f[p, 2] == 0.0:
-            # a massless contact sample off the floor and the spheres: it adds nothing
-            body_force[3 * p], body_force[3 * p + 1], body_force[3 * p + 2] = 0.0, 0.0, 0.0
-            continue
         mass_total += m
         for a in range(3):
             f[p, a] -= m * (ddRot_w[a, 0] * y[p, 0] + ddRot_w[a, 1] * y[p, 1]
