@@ -3,6 +3,13 @@
 integrate the latent Lagrangian dynamics with the floor's and the moving spheres' contact laws
 (their calibrated constants are here), and return an :class:`mpm.Trajectory` like any
 simulation.
+
+The contact constants below are calibrated against MPM on the training clips
+(benchmarks/RESULTS.md) and may be recalibrated. The rules the contact laws follow are not
+calibrated, and every change must keep them: friction and the elastic floor's damping act only
+on points that approach or rest on the floor (MPM's grid rule), the floor's friction acts on the
+surface below each point, a moving sphere never pulls, a plastic body yields under a sphere at
+a pressure set by its yield stress, and the default step resolves the floor's spring.
 """
 
 from __future__ import annotations
