@@ -6,10 +6,11 @@ simulation.
 
 The contact constants below are calibrated against MPM on the training clips
 (benchmarks/RESULTS.md) and may be recalibrated. The rules the contact laws follow are not
-calibrated, and every change must keep them: friction and the elastic floor's damping act only
-on points that approach or rest on the floor (MPM's grid rule), the floor's friction acts on the
-surface below each point, a moving sphere never pulls, a plastic body yields under a sphere at
-a pressure set by its yield stress, and the default step resolves the floor's spring.
+calibrated, and every change must keep them: the floor's friction acts only on points that
+approach or rest on it, and its damping of an elastic body only on points that approach it
+(MPM's grid rule); an elastic body's friction acts on the surface below each point; a moving
+sphere never pulls; a plastic body yields under a sphere at a pressure set by its yield
+stress; and the default step resolves the floor's spring.
 """
 
 from __future__ import annotations
