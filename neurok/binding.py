@@ -60,6 +60,55 @@ def enclosed_volume(mesh: trimesh.Trimesh) -> float:
     return float(triple.sum() / 6.0)
 
 
+def solid_moments(mesh: trimesh.Trimesh) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(reference o, centre of mass c, second moment S) of the uniform solid a closed mesh
+    encloses, with S = (1 / V) int (x - o)(x - o)^T dV: by the divergence theorem, over the
+    tetrahedra each triangle spans with o (the vertices' mean), whose second moment is
+    V_t / 20 (sum_k v_k v_k^T + (sum_k v_k)(sum_k v_k)^T) for corners o = 0, v_1, v_2, v_3."""
+    vertices = np.asarray(mesh.vertices, dtype=np.float64)
+    reference = vertices.mean(axis=0)
+    corners = (vertices - reference)[np.asarray(mesh.faces)]  # (F, 3, 3)
+    a, b, c = corners[:, 0], corners[:, 1], corners[:, 2]
+    volumes = np.einsum("ij,ij->i", a, np.cross(b, c)) / 6.0
+    total = volumes.sum()
+    summed = a + b + c
+    first = (volumes[:, None] * summed).sum(axis=0) / (4.0 * total)
+    outer = (np.einsum("fka,fkb->fab", corners, corners)
+             + np.einsum("fa,fb->fab", summed, summed))  # fmt: skip
+    second = np.einsum("f,fab->ab", volumes, outer) / (20.0 * total)
+    return reference, reference + first, second
+
+
+def moment_matched_weights(
+    points: np.ndarray, mesh: trimesh.Trimesh, floor: float = 0.2
+) -> np.ndarray:
+    """Mass shares (N,) of ``points`` inside ``mesh``, summing to 1, that give them the solid's
+    centre of mass and second moments (so its inertia tensor): the least change from equal
+    shares under those 10 linear conditions. If that would leave a share below ``floor`` / N,
+    the change is scaled back to keep it there, and the moments are matched only partly.
+
+    Why: equal shares of a few hundred random interior points put the centre of mass millimetres
+    off the solid's (a 0.16 m ball's 128 points: about 3 mm), and a rolling or spinning body
+    then turns about the wrong point: its surface rises and falls like an eccentric wheel's,
+    and the floor's damping and friction brake it (benchmarks/RESULTS.md)."""
+    points = np.asarray(points, dtype=np.float64)
+    reference, centre, second = solid_moments(mesh)
+    x = points - reference
+    upper = np.triu_indices(3)
+    conditions = np.vstack([np.ones(len(x)), x.T,
+                            np.einsum("na,nb->nab", x, x)[:, upper[0], upper[1]].T])  # fmt: skip
+    targets = np.concatenate([[1.0], centre - reference, second[upper]])
+    equal = np.full(len(x), 1.0 / len(x))
+    gram = conditions @ conditions.T
+    if len(x) < len(targets) or np.linalg.cond(gram) > 1e12:
+        return equal  # too few or degenerate points to fit 10 conditions
+    change = conditions.T @ np.linalg.solve(gram, targets - conditions @ equal)
+    lowest = (equal + change).min()
+    if lowest < floor * equal[0]:  # scale back along the change until the lowest share is floor/N
+        change *= (1.0 - floor) * equal[0] / (equal[0] - lowest)
+    return equal + change
+
+
 def sample_interior(
     mesh: trimesh.Trimesh, count: int, seed: int = 0, volume: float | None = None
 ) -> np.ndarray:
@@ -210,9 +259,11 @@ class BoundShape:
         points = np.asarray(points, dtype=np.float64)
         extra = np.zeros((0, 3)) if surface is None else np.asarray(surface, dtype=np.float64)
         self.rest = np.concatenate([points, extra])
-        # the fraction of the volume (and mass) each point stands for
-        self.weights = np.concatenate([np.full(len(points), 1.0 / len(points)),
+        # the fraction of the volume (and mass) each point stands for: shares that give the
+        # points the solid's centre of mass and inertia (see moment_matched_weights)
+        self.weights = np.concatenate([moment_matched_weights(points, mesh),
                                        np.zeros(len(extra))])  # fmt: skip
+        self.mass_centre = self.weights @ self.rest  # [m], the centre of mass at rest
         if cloud is None:
             cloud = np.concatenate([sample_interior(mesh, 256, seed + 1, self.volume),
                                     surface_samples(mesh, 256, seed + 2)])  # fmt: skip
@@ -235,7 +286,8 @@ class BoundShape:
         self.range = self.model.latent_range.double().numpy()
         self.surrogate: PolynomialSurrogate | None = None
         if surrogate:
-            self.surrogate = PolynomialSurrogate(self._decode_for_fit, self.range, seed=seed)
+            self.surrogate = PolynomialSurrogate(self._decode_for_fit, self.range, seed=seed,
+                                                 weights=self.weights)  # fmt: skip
 
     @property
     def contact_radius(self) -> np.ndarray:
@@ -313,7 +365,8 @@ class BoundShape:
         self.surrogate = None
         if surrogate:  # fitted over that box, where the states of a clip stay
             self.surrogate = PolynomialSurrogate(self._decode_for_fit, self.range,
-                                                 SURROGATE_DEGREE, seed=self.seed)  # fmt: skip
+                                                 SURROGATE_DEGREE, seed=self.seed,
+                                                 weights=self.weights)  # fmt: skip
 
     def elasticity(self, material: MaterialParams) -> Elasticity:
         """The neo-Hookean elasticity of the sample points for ``material`` (their MLS

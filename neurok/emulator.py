@@ -304,8 +304,12 @@ def simulate(
         q, qdot, R0 = fit_state(bound, observed[0], observed[1])
     else:
         q[:3] = bound.centre
-        qdot[:3] = np.asarray(velocity, dtype=np.float64)
-        qdot[3:6] = np.asarray(angular_velocity, dtype=np.float64)
+        # the body frame's origin is the points' plain centre: it moves with the centre of
+        # mass's velocity plus the spin about the centre of mass
+        spin = np.asarray(angular_velocity, dtype=np.float64)
+        qdot[:3] = np.asarray(velocity, dtype=np.float64) + np.cross(
+            spin, bound.centre - bound.mass_centre)
+        qdot[3:6] = spin
         for name, target in (("z0", q), ("zdot0", qdot)):
             if name in latents:  # onto the resolved modes: z = modes @ w
                 target[6:] = np.linalg.lstsq(bound.modes, latents[name], rcond=None)[0]

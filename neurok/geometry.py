@@ -147,11 +147,19 @@ def kabsch(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return R, ct - R @ cs
 
 
-def kabsch_batch(sources: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def kabsch_batch(
+    sources: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """:func:`kabsch` of each of (B, N, 3) ``sources`` onto one (N, 3) ``target`` in a few
-    batched array operations: (R (B, 3, 3), t (B, 3))."""
-    cs, ct = sources.mean(axis=1), target.mean(axis=0)
-    H = np.swapaxes(sources - cs[:, None], 1, 2) @ (target - ct)
+    batched array operations: (R (B, 3, 3), t (B, 3)). With ``weights`` (N,), e.g. masses,
+    the fit minimises the weighted squared distances (weighted centroids and covariance)."""
+    if weights is None:
+        cs, ct = sources.mean(axis=1), target.mean(axis=0)
+        H = np.swapaxes(sources - cs[:, None], 1, 2) @ (target - ct)
+    else:
+        share = np.asarray(weights, dtype=np.float64) / np.sum(weights)
+        cs, ct = np.einsum("n,bnd->bd", share, sources), share @ target
+        H = np.swapaxes(sources - cs[:, None], 1, 2) @ (share[:, None] * (target - ct))
     U, _, Vt = np.linalg.svd(H)
     V, Ut = np.swapaxes(Vt, 1, 2), np.swapaxes(U, 1, 2)
     d = np.sign(np.linalg.det(V @ Ut))

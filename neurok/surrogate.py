@@ -37,6 +37,7 @@ class PolynomialSurrogate:
         decode: (B, k) latents -> (B, N, 3) positions (the decoder, batched).
         scale: (k,) half-widths s of the latent box to fit over.
         degree: polynomial degree (3: cubic). samples: latents drawn for the fit.
+        weights: (N,) masses of the points, for the body frame (None: equal).
     """
 
     def __init__(
@@ -47,6 +48,7 @@ class PolynomialSurrogate:
         samples: int | None = None,
         seed: int = 0,
         batch: int = 512,
+        weights: np.ndarray | None = None,
     ) -> None:
         self.scale = np.asarray(scale, dtype=np.float64)
         k = len(self.scale)
@@ -64,10 +66,10 @@ class PolynomialSurrogate:
                 for i in range(0, count, batch)
             ]
         Y = np.concatenate(outputs)  # (S, N, 3)
-        # the body frame is the points' centroid and best-fit rotation (as in training), so
-        # any rigid part of a decoded deformation is removed: otherwise latents and the
-        # rigid coordinates overlap and the mass matrix becomes nearly singular
-        R, t = kabsch_batch(Y[1:], Y[0])
+        # the body frame is the points' centre of mass and best-fit rotation (as in
+        # training), so any rigid part of a decoded deformation is removed: otherwise latents
+        # and the rigid coordinates overlap and the mass matrix becomes nearly singular
+        R, t = kabsch_batch(Y[1:], Y[0], weights)
         Y[1:] = Y[1:] @ np.swapaxes(R, 1, 2) + t[:, None, :]
         Y = Y.reshape(count, -1)  # (S, 3N)
         Phi = self._features(z)

@@ -88,6 +88,33 @@ def test_batched_kabsch_matches_one_at_a_time() -> None:
     assert np.allclose(np.linalg.det(R), 1.0)
 
 
+def test_weighted_batched_kabsch() -> None:
+    """kabsch_batch with weights: equal weights give the unweighted fit (1e-12); points of
+    weight zero do not count (the fit equals the unweighted fit of the others alone, though
+    the zero-weight points are far off); integer weights act as repeated points (1e-12)."""
+    rng = np.random.default_rng(6)
+    target = rng.normal(size=(30, 3))
+    sources = np.stack([target @ Rotation.random(random_state=i).as_matrix().T
+                        + 0.05 * rng.normal(size=target.shape) for i in range(4)])  # fmt: skip
+    R, t = kabsch_batch(sources, target)
+    R_eq, t_eq = kabsch_batch(sources, target, np.full(30, 2.5))
+    np.testing.assert_allclose(R_eq, R, atol=1e-12)
+    np.testing.assert_allclose(t_eq, t, atol=1e-12)
+    weights = np.ones(30)
+    weights[20:] = 0.0
+    moved = sources.copy()
+    moved[:, 20:] += 10.0  # the ignored points far off
+    R_w, t_w = kabsch_batch(moved, target, weights)
+    R_20, t_20 = kabsch_batch(sources[:, :20], target[:20])
+    np.testing.assert_allclose(R_w, R_20, atol=1e-12)
+    np.testing.assert_allclose(t_w, t_20, atol=1e-12)
+    counts = rng.integers(1, 4, size=30)
+    R_c, t_c = kabsch_batch(sources, target, counts.astype(float))
+    R_r, t_r = kabsch_batch(np.repeat(sources, counts, axis=1), np.repeat(target, counts, axis=0))
+    np.testing.assert_allclose(R_c, R_r, atol=1e-12)
+    np.testing.assert_allclose(t_c, t_r, atol=1e-12)
+
+
 def test_kabsch_chamfer_and_iou() -> None:
     """Kabsch recovers a rigid motion (1e-10); Chamfer of a set with itself is 0 and of a
     set shifted by s is s (L1) and s^2 (L2); solid IoU of cubes is 1, 1/3 and 0 when shifted by

@@ -1,8 +1,11 @@
 """The CVAE decoder, latent Lagrangian dynamics, inverse kinematics and checkpoints (neurok),
-on small untrained models with a randomised decoder head (fast, and no learned behaviour is
-assumed: every check is a structural property that must hold for any weights)."""
+mostly on small untrained models with a randomised decoder head (fast, and no learned
+behaviour is assumed: those checks are structural properties that must hold for any weights);
+the few that are about a trained model's behaviour use the shipped checkpoint."""
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pytest
@@ -12,7 +15,7 @@ from scipy.spatial.transform import Rotation
 
 import mpm
 import neurok
-from neurok.binding import BoundShape, body_of, surface_samples
+from neurok.binding import BoundShape, body_of, sample_interior, surface_samples
 from neurok.dynamics import LatentDynamics
 from neurok.geometry import chamfer
 from neurok.material import MaterialParams
@@ -93,7 +96,9 @@ def test_mass_matrix_is_symmetric_positive_definite(box: trimesh.Trimesh) -> Non
 def test_undamped_energy_is_conserved(box: trimesh.Trimesh) -> None:
     """Implicit midpoint, no damping, no contact, gravity on: total energy drifts < 5 % over
     200 steps of 1/240 s (measured ~2e-6) while the body spins and wobbles; the centre of
-    mass falls g t^2 / 2 (1e-6 m, the rigid frame is exact)."""
+    mass moves as gravity alone moves it, c0 + v0 t - g t^2 / 2 (within 1e-6 m of the 19 cm
+    fall, measured 1e-7; the body frame's origin is not the centre of mass and turns about
+    it, which gives the centre of mass a velocity v0 of its own: taken as 0, 1.7 cm off)."""
     bound = BoundShape(_model(), box, num_points=48)
     body = body_of(bound, MaterialParams(E=3e4, viscosity=0.0))
     dynamics = LatentDynamics(body, contact=None, damping=False)
@@ -103,6 +108,10 @@ def test_undamped_energy_is_conserved(box: trimesh.Trimesh) -> None:
     qdot[3:6] = torch.tensor([1.0, 2.0, 0.5])
     qdot[6:] = torch.as_tensor(np.random.default_rng(0).normal(size=4) * 0.5)
     energy0 = dynamics.energy(q, qdot)
+    mass = body.mass[:, None] / body.mass.sum()
+    with torch.no_grad():
+        _, _, xdot0, _ = dynamics.kinematics(q, qdot)
+        start, start_velocity = (mass * dynamics.world(q)).sum(0), (mass * xdot0).sum(0)
     energies = []
     h = 1.0 / 240
     for i in range(200):
@@ -111,10 +120,11 @@ def test_undamped_energy_is_conserved(box: trimesh.Trimesh) -> None:
     drift = (max(energies) - min(energies)) / abs(energy0)
     assert drift < 0.05, drift
     with torch.no_grad():
-        com = (body.mass[:, None] * dynamics.world(q)).sum(0) / body.mass.sum()
-    expected = bound.centre[2] - 0.5 * 9.81 * (200 * h) ** 2
-    # the decoded deformation can move the centre of mass a little relative to the frame
-    assert abs(float(com[2]) - expected) < 0.01
+        com = (mass * dynamics.world(q)).sum(0)
+    t = 200 * h
+    expected = start + start_velocity * t - torch.tensor([0.0, 0.0, 0.5 * 9.81 * t**2],
+                                                         dtype=torch.float64)  # fmt: skip
+    assert float(torch.abs(com - expected).max()) < 1e-6, (com, expected)
 
 
 def test_damping_dissipates_energy(box: trimesh.Trimesh) -> None:
@@ -218,16 +228,17 @@ def test_simulate_returns_a_trajectory_that_falls_and_lands(box: trimesh.Trimesh
     box released 0.1 m above the floor falls (centre drops g t^2 / 2 within 2 mm over the
     first 0.1 s), comes down to the floor and does not sink through it: the soft contact of
     an elastic body lets it at most 2 cm into the floor over 0.3 s (about v / omega = 1.1 cm
-    at this 1.4 m/s landing, omega 127 rad/s; measured 1.6 cm, floor_depth_m in the
+    at this 1.4 m/s landing, omega 127 rad/s; measured 1.3 cm, floor_depth_m in the
     metadata), and the record shows nothing below the floor; the Trajectory has the mesh and
-    points. (A random
+    points. (48 contact samples: with 24, about 4 on the landing face, the box lands on a few
+    points and tips, 2.0 cm deep with the sample points' moment-matched masses. A random
     decoder is too stiff and nonlinear in its latent for the cubic surrogate at impact; the
     surrogate's kinematics are checked against the reference in free flight below, and on
     trained models in benchmarks/neurok_eval.py.)"""
     lifted = box.copy()
     lifted.apply_translation([0.0, 0.0, 0.1 - box.bounds[0][2]])
     traj = neurok.simulate(_model(), lifted, material={"E": 3e4, "nu": 0.3, "density": 500.0},
-                           duration=0.3, fps=30, num_points=48, contact_points=24,
+                           duration=0.3, fps=30, num_points=48, contact_points=48,
                            exact=True, progress=False)  # fmt: skip
     surface = traj.tracks["object_surface"]
     assert surface.positions.shape == (10, len(lifted.vertices), 3)
@@ -290,12 +301,13 @@ def test_closed_form_yield_check_matches_the_svd() -> None:
 
 def test_plasticine_keeps_the_deformation_of_its_impact(box: trimesh.Trimesh) -> None:
     """Thrown down at 2 m/s from 0.3 m onto the floor, a box that yields (von Mises, 100 Pa)
-    keeps part of the deformation of its impact once it has settled: RMS distance of its
-    points from the rest shape, after the best rigid alignment, above 0.3 mm at 1 s
-    (measured 0.45 mm), steady over the last 5 frames (within 0.05 mm), and at least 3x that
+    keeps part of the deformation of its impacts once it has settled: RMS distance of its
+    points from the rest shape, after the best rigid alignment, above 0.3 mm at 1.5 s
+    (measured 0.33 mm), steady over the last 5 frames (within 0.05 mm), and at least 3x that
     of the same box that never yields (1e12 Pa; measured 0.06 mm, the sag of a body resting
-    on a few points). Without the return mapping both end at 0.06 mm. (The shipped model's
-    plasticine bunny is checked in tests/neurok/test_cli.py.)"""
+    on a few points). Without the return mapping both end at 0.06 mm. (The box bounces
+    twice and tips onto another face; at 1 s the elastic one is still rocking. The shipped
+    model's plasticine bunny is checked in tests/neurok/test_cli.py.)"""
     from neurok.geometry import kabsch
 
     lifted = box.copy()
@@ -305,7 +317,8 @@ def test_plasticine_keeps_the_deformation_of_its_impact(box: trimesh.Trimesh) ->
         material = {"E": 3e4, "nu": 0.3, "density": 500.0, "viscosity": 5.0,
                     "yield_stress": yield_stress}  # fmt: skip
         traj = neurok.simulate(_model(), lifted, material=material, velocity=(0.0, 0.0, -2.0),
-                               num_points=48, contact_points=24, progress=False)  # fmt: skip
+                               num_points=48, contact_points=24, duration=1.5,
+                               progress=False)  # fmt: skip
         points = traj.tracks["object"].positions.astype(np.float64)
         deviation = []
         for frame in points[-5:]:
@@ -498,7 +511,7 @@ def test_compiled_integrator_takes_the_numpy_steps(
     np.testing.assert_allclose(got_R, fast.R0, atol=1e-8)
     if yield_stress:
         plastic = fast.elastic.plastic_inverse
-        assert np.abs(plastic - np.eye(3)).max() > 1e-2  # the impact made points yield
+        assert np.abs(plastic - np.eye(3)).max() > 5e-3  # the impact made points yield (0.01)
         np.testing.assert_allclose(native.plastic_inverse, plastic, atol=1e-6)
 
 
@@ -624,7 +637,7 @@ def test_a_box_sliding_on_the_floor_stops_where_coulomb_friction_stops_it(
     box: trimesh.Trimesh,
 ) -> None:
     """A box sliding at 1 m/s on the floor (friction 0.5, no spin) stops within 20 % of
-    Coulomb's v^2 / (2 mu g) = 0.102 m (measured 0.108 and 0.104 m for E = 30 and 100 kPa):
+    Coulomb's v^2 / (2 mu g) = 0.102 m (measured 0.110 and 0.105 m for E = 30 and 100 kPa):
     the floor brakes a resting body by mu times its weight. With friction only while a point
     approaches the floor it slid 0.163 and 0.174 m."""
     flat = mpm.Box(size=(0.2, 0.2, 0.1), center=(0.0, 0.0, 0.05)).surface_mesh()
@@ -639,10 +652,12 @@ def test_a_box_sliding_on_the_floor_stops_where_coulomb_friction_stops_it(
 
 def test_a_ball_rolling_on_the_floor_is_not_braked_by_friction() -> None:
     """A ball (0.1 m, E = 50 kPa) rolling at 1 m/s without slipping on a level floor, the
-    floor undamped, still rolls at more than 0.7 m/s after 1 s (measured 0.87; MPM's elastic
+    floor undamped, still rolls at more than 0.9 m/s after 1 s (measured 0.97; MPM's elastic
     sphere after a blow loses about 0.06 m/s per second): the friction acts on the surface
     below each sample point, which does not slip. Taking the inner points' own velocity as
-    the slip (they move at up to v over a contact that is at rest) braked it to 0.46 m/s."""
+    the slip (they move at up to v over a contact that is at rest) braked it to 0.46 m/s;
+    equal mass shares for the sample points, whose centre of mass is then millimetres off
+    the ball's, to 0.87 m/s."""
     ball = trimesh.creation.icosphere(3, 0.1)
     ball.apply_translation([0.0, 0.0, 0.1])
     traj = neurok.simulate(_model(), ball, material={"E": 5e4, "density": 1000.0},
@@ -650,7 +665,7 @@ def test_a_ball_rolling_on_the_floor_is_not_braked_by_friction() -> None:
                            contact_damping=0.0, duration=1.0, fps=30, progress=False)  # fmt: skip
     centre = traj.tracks["object"].positions[:, :128].astype(np.float64).mean(axis=1)
     final_speed = (centre[-1, 0] - centre[-4, 0]) * 10.0  # over the last 0.1 s
-    assert final_speed > 0.7, final_speed
+    assert final_speed > 0.9, final_speed
 
 
 @pytest.mark.parametrize("damp_separation", [False, True])
@@ -822,6 +837,60 @@ def test_enclosed_volume_is_the_mesh_volume_and_signed(box: trimesh.Trimesh) -> 
         check_mesh(inverted)
 
 
+def test_sample_points_carry_the_solids_centre_of_mass_and_inertia() -> None:
+    """neurok.binding.solid_moments gives a box's centre and second moments diag(a^2, b^2,
+    c^2) / 12 (1e-12), and moment_matched_weights gives 128 random interior points of the
+    box (and of a ball) shares that sum to 1 and reproduce the solid's centre of mass and
+    second moments (1e-12), none below a fifth of an equal share (measured 0.4-0.6). Equal
+    shares leave the centre of mass about 3 mm off (checked below, > 0.5 mm)."""
+    from neurok.binding import moment_matched_weights, solid_moments
+
+    size, centre = np.array([0.2, 0.15, 0.1]), np.array([0.3, -0.2, 0.5])
+    box = mpm.Box(size=tuple(size), center=tuple(centre)).surface_mesh()
+    reference, mass_centre, second = solid_moments(box)
+    np.testing.assert_allclose(mass_centre, centre, atol=1e-12)
+    offset = centre - reference
+    np.testing.assert_allclose(second, np.diag(size**2) / 12 + np.outer(offset, offset),
+                               atol=1e-12)  # fmt: skip
+    ball = trimesh.creation.icosphere(subdivisions=3, radius=0.08)
+    for mesh in (box, ball):
+        points = sample_interior(mesh, 128, seed=3)
+        weights = moment_matched_weights(points, mesh)
+        reference, mass_centre, second = solid_moments(mesh)
+        x = points - reference
+        assert weights.sum() == pytest.approx(1.0, abs=1e-12)
+        assert weights.min() > 0.2 / len(points)
+        np.testing.assert_allclose(weights @ points, mass_centre, atol=1e-12)
+        np.testing.assert_allclose(np.einsum("n,na,nb->ab", weights, x, x), second,
+                                   atol=1e-12)  # fmt: skip
+        assert np.linalg.norm(points.mean(axis=0) - mass_centre) > 5e-4
+
+
+def test_a_ball_spun_on_a_frictionless_floor_keeps_turning_the_same_way() -> None:
+    """The shipped model: a 0.16 m ball (the held-out sphere 86's material) spun at 11 rad/s
+    about a horizontal axis on a frictionless floor keeps turning that way (the spin never
+    changes sign after 0.3 s; measured -9.1 to -4.5 rad/s). With equal mass shares its 128
+    sample points put the centre of mass 3 mm off the ball's centre, and the ball behaved
+    like a weighted wheel: the spin died and it swung back and forth (-6.1 to +3.6 rad/s).
+    (The spin still decays, from the floor's damping of approaching points:
+    benchmarks/RESULTS.md.)"""
+    from neurok.geometry import kabsch
+
+    ball = trimesh.creation.icosphere(subdivisions=3, radius=0.082)
+    ball.apply_translation([0.0, 0.0, 0.082])
+    traj = neurok.simulate(neurok.load(), ball,
+                           material={"E": 96e3, "nu": 0.262, "density": 713.0,
+                                     "viscosity": 10.7},
+                           angular_velocity=(-11.0, 0.0, 0.0), friction=0.0, fps=120,
+                           num_points=128, progress=False)  # fmt: skip
+    points = traj.tracks["object"].positions.astype(np.float64)[:, :128]
+    spin = []
+    for before, after in itertools.pairwise(points[36:]):
+        R, _ = kabsch(before - before.mean(axis=0), after - after.mean(axis=0))
+        spin.append(Rotation.from_matrix(R).as_rotvec()[0] * 120)
+    assert max(spin) < 0.0, (min(spin), max(spin))
+
+
 def test_embedded_mesh_follows_affine_motion_of_the_points() -> None:
     """The surface mesh rides on the simulated points by moving least squares with a linear
     basis: any affine motion of the points moves the vertices exactly (1e-9 m), and the
@@ -858,7 +927,7 @@ def test_a_cube_landing_on_an_edge_spins_about_that_edge_only() -> None:
     """The shipped model: a 0.2 m jelly cube turned 30 degrees about y, dropped from 0.3 m,
     lands on the edge along y. The setup is mirror-symmetric across the xz plane, so after
     the bounce it spins about y and not about x: |w_x| < 0.1 |w_y| (measured 0.06 with the
-    default contact samples, 0.02-0.03 with three other seeds; MPM 0.0). With area-uniform
+    default contact samples, 0.01-0.03 with three other seeds; MPM 0.0). With area-uniform
     random contact samples the clump of samples on one side of the edge twists it: 0.31 with
     the default seed (0.03-0.16 with the others)."""
     from neurok.geometry import kabsch
@@ -873,5 +942,5 @@ def test_a_cube_landing_on_an_edge_spins_about_that_edge_only() -> None:
     R, _ = kabsch(surface[after] - surface[after].mean(axis=0),
                   surface[after + 1] - surface[after + 1].mean(axis=0))  # fmt: skip
     spin = np.array([R[2, 1] - R[1, 2], R[0, 2] - R[2, 0], R[1, 0] - R[0, 1]]) / 2 * 30  # rad/s
-    assert abs(spin[1]) > 5.0, spin  # it does spin about the edge (measured 9.8 rad/s)
+    assert abs(spin[1]) > 5.0, spin  # it does spin about the edge (measured 10.9 rad/s)
     assert abs(spin[0]) < 0.1 * abs(spin[1]), spin
