@@ -5,8 +5,8 @@ support (the ground, or the pedestal's top) as the emulator's floor. The result 
 tracks and metrics as the MPM run, so both can be compared, rendered and exported alike.
 
 Experimental, measured against MPM (benchmarks/RESULTS.md): on assets/scenes/punch_jelly.toml
-the emulated punch transfers 8.8 kg m/s against MPM's 8.5 and the cube slides 1.9 cm against
-1.0 cm; on test_hoi's 8 kg jelly cube punches, pushes and kicks are within 31 % of MPM's
+the emulated punch transfers 8.6 kg m/s against MPM's 8.5 and the cube slides 1.9 cm against
+1.0 cm; on test_hoi's 8 kg jelly cube punches, pushes and kicks are within 27 % of MPM's
 momentum, a slap gives half of it, and a plasticine cube 1.2 times MPM's.
 """
 
