@@ -230,7 +230,8 @@ class BoundShape:
     Args:
         model: a trained NeuROK. mesh: the closed rest surface [m].
         points: (N, 3) rest sample points [m] (default: ``num_points`` inside the mesh); they
-            share the object's mass and volume.
+            share the object's mass and volume, in shares that give them the solid's centre
+            of mass and inertia (``weights``, see :func:`moment_matched_weights`).
         surface: (S, 3) massless rest points [m] appended after ``points``: they move with the
             decoded shape and take part in ground contact only (so thin parts and corners
             that no interior point is near cannot sink into the floor).
