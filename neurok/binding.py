@@ -259,6 +259,13 @@ class BoundShape:
             points = sample_interior(mesh, num_points, seed, self.volume)
         points = np.asarray(points, dtype=np.float64)
         extra = np.zeros((0, 3)) if surface is None else np.asarray(surface, dtype=np.float64)
+        for name, given in (("points", points), ("surface", extra)):
+            if given.ndim != 2 or given.shape[1] != 3 or not np.isfinite(given).all():
+                raise SettingsError(f"BoundShape: {name} must be a finite (N, 3) array of "
+                                    f"positions [m], got shape {given.shape}.")  # fmt: skip
+        if len(points) == 0:
+            raise SettingsError("BoundShape: points is empty; give at least one point that "
+                                "carries the mass (or none, to sample the interior).")
         self.rest = np.concatenate([points, extra])
         # the fraction of the volume (and mass) each point stands for: shares that give the
         # points the solid's centre of mass and inertia (see moment_matched_weights)

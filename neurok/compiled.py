@@ -926,7 +926,7 @@ def _system(
 
 
 @njit(cache=True, error_model="numpy")
-def _solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+def solve_small(A: np.ndarray, b: np.ndarray) -> np.ndarray:
     """x with A x = b for a small dense A, by Gaussian elimination with partial pivoting
     (np.linalg.solve would do, but pulls in LAPACK bindings that take Numba much longer to
     compile than this whole module)."""
@@ -969,7 +969,7 @@ def _try_step(
         M, F, A = _system(model, R0, q + 0.5 * h * v_mid, v_mid, t + 0.5 * h, frame_h, h,
                           max_rate)
         count += 1
-        update = _solve(A, M @ dv - h * F)
+        update = solve_small(A, M @ dv - h * F)
         dv = dv - update
         correction = np.sqrt(update @ (M @ update))
         scale = np.sqrt(dv @ (M @ dv) + qdot @ (M @ qdot)) + 1e-12

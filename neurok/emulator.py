@@ -427,6 +427,8 @@ def _mls_weights(
     cost more in overhead than in arithmetic."""
     V, k = index.shape
     out = np.empty((V, k))
+    unit = np.zeros(4)
+    unit[3] = 1.0
     local = np.empty((k, 4))
     theta = np.empty(k)
     moment = np.empty((4, 4))
@@ -444,39 +446,11 @@ def _mls_weights(
         trace = moment[0, 0] + moment[1, 1] + moment[2, 2] + moment[3, 3]
         for a in range(4):
             moment[a, a] += 1e-12 * trace
-        solved = _solve4(moment)
+        solved = compiled.solve_small(moment, unit)
         for j in range(k):
             out[v, j] = theta[j] * (local[j, 0] * solved[0] + local[j, 1] * solved[1]
                                     + local[j, 2] * solved[2] + local[j, 3] * solved[3])
     return out
-
-
-@njit(cache=True, error_model="numpy")
-def _solve4(matrix: np.ndarray) -> np.ndarray:
-    """x with matrix x = e_4 for a 4 x 4 matrix (Gaussian elimination, partial pivoting)."""
-    a = matrix.copy()
-    x = np.zeros(4)
-    x[3] = 1.0
-    for col in range(4):
-        pivot = col
-        for r in range(col + 1, 4):
-            if abs(a[r, col]) > abs(a[pivot, col]):
-                pivot = r
-        if pivot != col:
-            for c in range(4):
-                a[col, c], a[pivot, c] = a[pivot, c], a[col, c]
-            x[col], x[pivot] = x[pivot], x[col]
-        for r in range(col + 1, 4):
-            factor = a[r, col] / a[col, col]
-            for c in range(col, 4):
-                a[r, c] -= factor * a[col, c]
-            x[r] -= factor * x[col]
-    for r in range(3, -1, -1):
-        total = x[r]
-        for c in range(r + 1, 4):
-            total -= a[r, c] * x[c]
-        x[r] = total / a[r, r]
-    return x
 
 
 def _trajectory(

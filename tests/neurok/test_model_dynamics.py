@@ -167,7 +167,8 @@ def test_ik_recovers_a_sampled_shape(box: trimesh.Trimesh) -> None:
 
 
 def test_bad_inputs(box: trimesh.Trimesh, tmp_path) -> None:
-    """An open or flat mesh, a latent of the wrong size, an out-of-range setting (zero step,
+    """An open or flat mesh, a latent of the wrong size, sample points that are not a
+    finite, non-empty (N, 3) array, an out-of-range setting (zero step,
     negative contact damping, friction, contact points or contact seed, zero contact omega,
     NaN duration),
     an impossible material (negative E, zero density, nu of 0.5, negative yield stress), a
@@ -181,6 +182,9 @@ def test_bad_inputs(box: trimesh.Trimesh, tmp_path) -> None:
         BoundShape(model, flat)
     with pytest.raises(neurok.LatentError, match="size 3"):
         neurok.simulate(model, box, z0=[0.0, 0.0, 0.0], duration=0.1, progress=False)
+    for points in (np.zeros((10, 2)), np.zeros((0, 3)), np.full((10, 3), np.nan)):
+        with pytest.raises(neurok.SettingsError, match="points"):
+            neurok.simulate(model, box, points=points, duration=0.1, progress=False)
     for setting, value in (("dt", 0.0), ("contact_damping", -0.5), ("friction", -1.0),
                            ("contact_points", -3), ("duration", float("nan")),
                            ("contact_omega", 0.0), ("contact_seed", -1)):  # fmt: skip
@@ -864,6 +868,26 @@ def test_sample_points_carry_the_solids_centre_of_mass_and_inertia() -> None:
         np.testing.assert_allclose(np.einsum("n,na,nb->ab", weights, x, x), second,
                                    atol=1e-12)  # fmt: skip
         assert np.linalg.norm(points.mean(axis=0) - mass_centre) > 5e-4
+
+
+def test_moment_matching_degrades_gracefully() -> None:
+    """moment_matched_weights where the moments cannot be matched exactly: points all in one
+    plane (their second moments are singular) keep equal shares; points on a box's surface
+    (their second moments exceed the solid's, so exact shares would go negative) get the
+    change scaled back until the lowest share is a fifth of an equal one, still summing to 1,
+    and their centre of mass moves towards the solid's, not away."""
+    from neurok.binding import moment_matched_weights, solid_moments
+
+    box = mpm.Box(size=(0.2, 0.15, 0.1), center=(0.0, 0.0, 0.0)).surface_mesh()
+    rng = np.random.default_rng(2)
+    flat = np.column_stack([rng.uniform(-0.05, 0.05, (64, 2)), np.zeros(64)])
+    np.testing.assert_array_equal(moment_matched_weights(flat, box), np.full(64, 1 / 64))
+    skin = surface_samples(box, 128, seed=4)
+    weights = moment_matched_weights(skin, box)
+    assert weights.sum() == pytest.approx(1.0, abs=1e-12)
+    assert weights.min() == pytest.approx(0.2 / 128, rel=1e-9)
+    centre = solid_moments(box)[1]
+    assert np.linalg.norm(weights @ skin - centre) < np.linalg.norm(skin.mean(axis=0) - centre)
 
 
 def test_a_ball_spun_on_a_frictionless_floor_keeps_turning_the_same_way() -> None:
