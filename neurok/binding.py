@@ -109,22 +109,40 @@ def moment_matched_weights(
     return equal + change
 
 
+MAX_GRID_POINTS = 4_000_000  # sample_interior's largest candidate grid
+
+
 def sample_interior(
     mesh: trimesh.Trimesh, count: int, seed: int = 0, volume: float | None = None
 ) -> np.ndarray:
     """``count`` points inside a closed mesh: a jittered grid fine enough to hold them,
-    subsampled at random (seeded). ``volume`` [m^3]: the mesh's, if the caller has it."""
+    subsampled at random (seeded). ``volume`` [m^3]: the mesh's, if the caller has it.
+
+    The grid is refined until it holds ``count`` inside points, and is at least three cells
+    across the thinnest side of the bounding box, so plates and rods get points too; a
+    shape too thin for MAX_GRID_POINTS grid points raises a MeshError saying so."""
     rng = np.random.default_rng(seed)
     low, high = mesh.bounds
+    extent = high - low
     volume = enclosed_volume(mesh) if volume is None else volume
-    spacing = (volume / (4 * count)) ** (1 / 3)
-    axes = [np.arange(lo + spacing / 2, hi, spacing) for lo, hi in zip(low, high, strict=True)]
-    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
-    grid = grid + rng.uniform(-0.3, 0.3, grid.shape) * spacing
-    inside = grid[RayWinding(mesh.vertices, mesh.faces)(grid)]
-    if len(inside) < count:
-        raise MeshError(f"could only place {len(inside)} points inside the mesh (asked {count}).")
-    return inside[np.sort(rng.choice(len(inside), size=count, replace=False))]
+    spacing = min((volume / (4 * count)) ** (1 / 3), float(extent.min()) / 3)
+    inside = np.zeros((0, 3))
+    for _ in range(4):  # each refinement holds about 8x more points
+        axes = [np.arange(lo + spacing / 2, hi, spacing) for lo, hi in zip(low, high, strict=True)]
+        if np.prod([len(axis) for axis in axes]) > MAX_GRID_POINTS:
+            break
+        grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+        grid = grid + rng.uniform(-0.3, 0.3, grid.shape) * spacing
+        inside = grid[RayWinding(mesh.vertices, mesh.faces)(grid)]
+        if len(inside) >= count:
+            return inside[np.sort(rng.choice(len(inside), size=count, replace=False))]
+        spacing /= 2
+    raise MeshError(
+        f"could only place {len(inside)} of {count} points inside the mesh: its volume "
+        f"({volume:.3g} m^3) is too thin for its {float(extent.max()):.3g} m extent (thinnest "
+        f"side {float(extent.min()):.3g} m). Thicken it (a sheet or a shell has no interior "
+        f"to carry mass), or check that its faces are consistently oriented."
+    )
 
 
 def surface_samples(mesh: trimesh.Trimesh, count: int, seed: int = 0) -> np.ndarray:

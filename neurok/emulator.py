@@ -68,10 +68,13 @@ PLASTIC_COLLIDER_STIFFNESS_RATIO = 0.35
 # sigma_y R d giving 2.3 / 2.3 / 3.0 % against 4.1 % uncut; benchmarks/RESULTS.md).
 PLASTIC_HARDNESS_RATIO = 1.5
 # Integration steps when none is given [s]: the coarsest one that resolves the floor's
-# spring (see default_step; benchmarks/RESULTS.md has the comparisons).
+# spring (see default_step; benchmarks/RESULTS.md has the comparisons). Stiff or light
+# elastic bodies go finer, halving down to FINEST_STEP; their floor spring is capped at
+# what that resolves (contact_law).
 COARSEST_STEP = 1.0 / 60.0
 COARSE_STEP = 1.0 / 120.0
 FINE_STEP = 1.0 / 240.0
+FINEST_STEP = 1.0 / 3840.0
 PREPARING = "neurok: preparing the compiled integrator (first run: about 30 s)"
 
 
@@ -90,14 +93,17 @@ def contact_law(material: MaterialParams, diagonal: float) -> tuple[float, float
     if material.yield_stress > 0:
         return DEFAULT_CONTACT.omega, PLASTIC_CONTACT_DAMPING
     omega = CONTACT_STIFFNESS * np.sqrt(material.E / material.density) / diagonal
-    return float(omega), CONTACT_DAMPING
+    return float(min(omega, 1.0 / FINEST_STEP)), CONTACT_DAMPING
 
 
-def default_step(contact_omega: float | None, spheres: bool = False) -> float:
+def default_step(
+    contact_omega: float | None, spheres: bool = False, overdamped: bool = False
+) -> float:
     """The integration step [s] when the caller gives none: the coarsest of COARSEST_STEP,
-    COARSE_STEP and FINE_STEP that resolves the floor's spring (omega h <= 1), FINE_STEP if
-    none does. With no floor and no spheres there is no spring to resolve: COARSE_STEP.
-    Moving ``spheres`` rule out COARSEST_STEP: a fist at 5 m/s would move 8 cm per step.
+    COARSE_STEP, FINE_STEP and their halvings down to FINEST_STEP that resolves the floor's
+    spring (omega h <= 1). With no floor and no spheres there is no spring to resolve:
+    COARSE_STEP. Moving ``spheres`` rule out COARSEST_STEP: a fist at 5 m/s would move 8 cm
+    per step. An ``overdamped`` spring (plasticine's) is not refined past FINE_STEP.
 
     The latent modes are cut to what the step resolves anyway (1.5 / h, see
     :meth:`BoundShape.restrict_to_modes`: a sag under gravity below 0.3 mm at 1/120 s and
@@ -105,16 +111,21 @@ def default_step(contact_omega: float | None, spheres: bool = False) -> float:
     elastic bodies (39-112 rad/s on the held-out clips) are resolved at 1/120 s, the softest
     (below 60 rad/s: small, soft boxes) at 1/60 s, where the three held-out clips they
     concern emulate as closely as at 1/120 s (mean over four contact-sample seeds 5.76 %
-    against 5.65 %, within those seeds' spread) in half the steps. Plasticine's stiff,
-    overdamped spring (600 rad/s) is not resolved even at 1/120 s: there its two held-out
-    drops end 0.7 and 2.9 % further from MPM, so it keeps FINE_STEP, where the implicit
-    midpoint is stable and the overdamping takes out what the step does not resolve."""
+    against 5.65 %, within those seeds' spread) in half the steps. A stiffer elastic spring
+    must be resolved too: at omega h = 65 (a 1 GPa bunny at 1/240 s) the implicit midpoint
+    gave the body energy at each impact, and it bounced 1.8x as high as it fell. Plasticine's
+    stiff spring (600 rad/s) is overdamped, so FINE_STEP serves it though omega h = 2.5: the
+    implicit midpoint is stable, and the damping takes out what the step does not resolve
+    (at 1/120 s its two held-out drops ended 0.7 and 2.9 % further from MPM)."""
     if contact_omega is None:
         return COARSE_STEP
-    for step in (COARSE_STEP,) if spheres else (COARSEST_STEP, COARSE_STEP):
+    step = COARSE_STEP if spheres else COARSEST_STEP
+    finest = FINE_STEP if overdamped else FINEST_STEP
+    while step > finest * (1 + 1e-9):
         if contact_omega * step <= 1.0:
             return step
-    return FINE_STEP
+        step /= 2
+    return finest
 
 
 def fit_state(
@@ -236,11 +247,11 @@ def simulate(
     lie there. Besides the ``num_points`` interior samples (or ``points``) that carry the
     mass, ``contact_points`` massless surface samples, spread evenly (seeded by
     ``contact_seed``; see :func:`neurok.binding.even_surface_samples`), meet the floor and
-    the spheres. The step ``dt`` [s]
-    (None: the coarsest of 1/60, 1/120 and 1/240 s that resolves the floor's spring, see
-    :func:`default_step`) is shortened where needed to fit a whole number of steps in a
-    frame; latent modes vibrating faster than 1.5 / h [rad/s], h the step used, are left out
-    (see :meth:`BoundShape.restrict_to_modes`).
+    the spheres. The step ``dt`` [s] (None: the coarsest of 1/60, 1/120, 1/240 s and, for
+    stiff bodies, finer steps that resolves the floor's spring, see :func:`default_step`) is
+    shortened where needed to fit a whole number of steps in a frame; latent modes vibrating
+    faster than 1.5 / h [rad/s], h the step used, are left out (see
+    :meth:`BoundShape.restrict_to_modes`).
     ``exact`` integrates on the decoder itself (PyTorch, slow) instead of the per-shape
     polynomial surrogate (NumPy, the default).
     Returns a Trajectory with an ``object_surface`` mesh track and an ``object`` track of
@@ -259,7 +270,14 @@ def simulate(
     contact_damping = law_damping if contact_damping is None else contact_damping
     if dt is None:
         dt = default_step(None if ground is None and not colliders else contact_omega,
-                          spheres=bool(colliders))
+                          spheres=bool(colliders), overdamped=contact_damping >= 1.0)
+    elif ground is not None and contact_omega * dt > 1.0 and contact_damping < 1.0:
+        logger.warning(
+            "neurok: dt = %.3g s does not resolve the floor's spring (omega = %.0f rad/s, "
+            "omega dt = %.1f > 1): the body may gain energy at each impact and bounce higher "
+            "than it fell. Leave dt unset to have it chosen (default_step).",
+            dt, contact_omega, contact_omega * dt,
+        )  # fmt: skip
     _check_settings(duration=duration, fps=fps, dt=dt, friction=friction,
                     contact_damping=contact_damping, contact_points=contact_points,
                     contact_omega=contact_omega, contact_seed=contact_seed)  # fmt: skip

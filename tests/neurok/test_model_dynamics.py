@@ -6,6 +6,7 @@ the few that are about a trained model's behaviour use the shipped checkpoint.""
 from __future__ import annotations
 
 import itertools
+import logging
 
 import numpy as np
 import pytest
@@ -341,7 +342,9 @@ def test_the_default_step_resolves_the_floor_spring(box: trimesh.Trimesh) -> Non
     one (E 1e4 Pa: 73 rad/s) and a body with no floor get 1/120 s; a stiffer one (E 3e4 Pa:
     127 rad/s) and plasticine (its stiff 600 rad/s spring) get 1/240 s; a dt the caller
     gives is kept, and a frame rate it does not divide shortens it (50 fps: 1/150 s); the
-    step is recorded as step_s."""
+    step is recorded as step_s. Stiffer elastic springs get halvings of 1/240 s down to
+    1/3840 s (E 5e6 Pa: 1636 rad/s, 1/1920 s), and a spring stiffer still is capped at
+    3840 rad/s (E 1e9 Pa)."""
     from neurok.emulator import contact_law
 
     def step(material: dict, **settings: object) -> tuple[float, float]:
@@ -368,6 +371,36 @@ def test_the_default_step_resolves_the_floor_spring(box: trimesh.Trimesh) -> Non
     for material in ({**soft, "E": 3e4}, {**soft, "yield_stress": 3000.0}):
         h, omega = step(material)
         assert h == pytest.approx(1 / 240) and omega * (1 / 120) > 1.0, (material, h, omega)
+    # stiffer elastic springs are resolved by halving the step (E 5e6 Pa at 500 kg/m^3:
+    # 1636 rad/s, 1/1920 s); the stiffest are capped at 1 / FINEST_STEP (E 1e9 Pa: 3840)
+    h, omega = step({**soft, "E": 5e6})
+    assert h == pytest.approx(1 / 1920) and omega * h <= 1.0 < omega / 960, (h, omega)
+    h, omega = step({**soft, "E": 1e9})
+    assert h == pytest.approx(1 / 3840) and omega == pytest.approx(3840.0), (h, omega)
+
+
+def test_a_stiff_body_does_not_bounce_higher_than_it_fell(
+    box: trimesh.Trimesh, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stiff elastic box (E 1e7 and 1e9 Pa, 1000 kg/m^3) dropped 0.45 m onto the floor
+    rises again by less than it fell: the floor's damping only takes energy out (measured
+    0.54 and 0.37 of the drop). Its spring (1634 rad/s, and 16 000 capped at 3840) is
+    resolved by the default step; at 1/240 s, unresolved (omega h = 7 and 68), the implicit
+    midpoint gave the box energy at the impact and it rose 2.5 and 5 times as high as it
+    fell. A dt that does not resolve the spring is kept, with a warning."""
+    def rise(material: dict, **settings: object) -> float:
+        traj = neurok.simulate(_model(), box, material=material, fps=60, num_points=48,
+                               contact_points=48, progress=False, **settings)  # fmt: skip
+        z = traj.tracks["object_surface"].positions.astype(float).mean(axis=1)[:, 2]
+        lowest = int(np.argmin(z[:30]))
+        return float((z[lowest:].max() - z[lowest]) / (z[0] - z[lowest]))
+
+    for stiffness in (1e7, 1e9):
+        ratio = rise({"E": stiffness, "nu": 0.3, "density": 1000.0})
+        assert 0.1 < ratio < 0.9, (stiffness, ratio)
+    with caplog.at_level(logging.WARNING, logger="emu4d.neurok"):
+        rise({"E": 1e7, "nu": 0.3, "density": 1000.0}, dt=1 / 240)
+    assert "does not resolve the floor's spring" in caplog.text
 
 
 def test_simulate_runs_torch_on_one_thread_and_restores_the_count(
@@ -868,6 +901,23 @@ def test_sample_points_carry_the_solids_centre_of_mass_and_inertia() -> None:
         np.testing.assert_allclose(np.einsum("n,na,nb->ab", weights, x, x), second,
                                    atol=1e-12)  # fmt: skip
         assert np.linalg.norm(points.mean(axis=0) - mass_centre) > 5e-4
+
+
+def test_thin_shapes_get_interior_points_and_a_too_thin_one_is_refused() -> None:
+    """sample_interior places its points inside plates and rods too: a 0.2 x 0.2 x 0.002 m
+    plate (its volume's grid spacing, 5.4 mm, is wider than the plate is thick, and it got no
+    point at all) and a 0.2 x 0.01 x 0.01 m rod get 128 points, all inside. A sheet 1e-5 of
+    its size thick would need a grid of more than MAX_GRID_POINTS and is refused with a
+    MeshError that names the thinnest side."""
+    from neurok.binding import sample_interior
+
+    for size in ((0.2, 0.2, 0.002), (0.2, 0.01, 0.01)):
+        points = sample_interior(mpm.Box(size=size).surface_mesh(), 128, seed=1)
+        assert points.shape == (128, 3)
+        assert np.all(np.abs(points) < np.array(size) / 2), size
+        assert np.ptp(points[:, 0]) > 0.15  # spread over the whole length, not one corner
+    with pytest.raises(neurok.MeshError, match="thinnest side 2e-06 m"):
+        sample_interior(mpm.Box(size=(0.2, 0.2, 2e-6)).surface_mesh(), 128)
 
 
 def test_moment_matching_degrades_gracefully() -> None:
