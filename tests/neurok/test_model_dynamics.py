@@ -912,12 +912,13 @@ def test_thin_shapes_get_interior_points_and_a_too_thin_one_is_refused() -> None
     from neurok.binding import sample_interior
 
     for size in ((0.2, 0.2, 0.002), (0.2, 0.01, 0.01)):
-        points = sample_interior(mpm.Box(size=size).surface_mesh(), 128, seed=1)
+        mesh = mpm.Box(size=size, center=(0.0, 0.0, 0.0)).surface_mesh()
+        points = sample_interior(mesh, 128, seed=1)
         assert points.shape == (128, 3)
         assert np.all(np.abs(points) < np.array(size) / 2), size
         assert np.ptp(points[:, 0]) > 0.15  # spread over the whole length, not one corner
     with pytest.raises(neurok.MeshError, match="thinnest side 2e-06 m"):
-        sample_interior(mpm.Box(size=(0.2, 0.2, 2e-6)).surface_mesh(), 128)
+        sample_interior(mpm.Box(size=(0.2, 0.2, 2e-6), center=(0.0, 0.0, 0.0)).surface_mesh(), 128)
 
 
 def test_moment_matching_degrades_gracefully() -> None:
