@@ -271,11 +271,11 @@ def simulate(
     if dt is None:
         dt = default_step(None if ground is None and not colliders else contact_omega,
                           spheres=bool(colliders), overdamped=contact_damping >= 1.0)
-    elif ground is not None and contact_omega * dt > 1.0 and contact_damping < 1.0:
+    if ground is not None and contact_omega * dt > 1.0 and contact_damping < 1.0:
         logger.warning(
-            "neurok: dt = %.3g s does not resolve the floor's spring (omega = %.0f rad/s, "
+            "neurok: the step %.3g s does not resolve the floor's spring (omega = %.0f rad/s, "
             "omega dt = %.1f > 1): the body may gain energy at each impact and bounce higher "
-            "than it fell. Leave dt unset to have it chosen (default_step).",
+            "than it fell. Leave dt and contact_omega unset to have them chosen.",
             dt, contact_omega, contact_omega * dt,
         )  # fmt: skip
     _check_settings(duration=duration, fps=fps, dt=dt, friction=friction,

@@ -387,7 +387,8 @@ def test_a_stiff_body_does_not_bounce_higher_than_it_fell(
     0.54 and 0.37 of the drop). Its spring (1634 rad/s, and 16 000 capped at 3840) is
     resolved by the default step; at 1/240 s, unresolved (omega h = 7 and 68), the implicit
     midpoint gave the box energy at the impact and it rose 2.5 and 5 times as high as it
-    fell. A dt that does not resolve the spring is kept, with a warning."""
+    fell. A dt or a contact_omega that leaves the spring unresolved is kept, with a
+    warning."""
     def rise(material: dict, **settings: object) -> float:
         traj = neurok.simulate(_model(), box, material=material, fps=60, num_points=48,
                                contact_points=48, progress=False, **settings)  # fmt: skip
@@ -398,9 +399,13 @@ def test_a_stiff_body_does_not_bounce_higher_than_it_fell(
     for stiffness in (1e7, 1e9):
         ratio = rise({"E": stiffness, "nu": 0.3, "density": 1000.0})
         assert 0.1 < ratio < 0.9, (stiffness, ratio)
-    with caplog.at_level(logging.WARNING, logger="emu4d.neurok"):
-        rise({"E": 1e7, "nu": 0.3, "density": 1000.0}, dt=1 / 240)
-    assert "does not resolve the floor's spring" in caplog.text
+    for settings in ({"dt": 1 / 240}, {"contact_omega": 1e5}):  # past the finest step
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="emu4d.neurok"):
+            neurok.simulate(_model(), box, material={"E": 1e7, "nu": 0.3, "density": 1000.0},
+                            duration=1 / 30, num_points=48, contact_points=48, progress=False,
+                            **settings)  # fmt: skip
+        assert "does not resolve the floor's spring" in caplog.text, settings
 
 
 def test_simulate_runs_torch_on_one_thread_and_restores_the_count(
