@@ -32,13 +32,19 @@ MODE_REACH = 0.05  # how far (fraction of the size) one latent mode may move a p
 
 
 def check_mesh(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
-    """Raise MeshError unless ``mesh`` encloses a positive volume."""
+    """Raise MeshError unless ``mesh`` is one closed body enclosing a positive volume."""
     if len(mesh.faces) == 0 or len(mesh.vertices) < 4:
         raise MeshError("the rest mesh has no faces; give a closed triangle mesh.")
     if not mesh.is_watertight:
         raise MeshError(
             "the rest mesh is not closed (watertight), so it has no inside; repair it, e.g. "
             "with trimesh.repair.fill_holes, or use a solid primitive."
+        )
+    if mesh.body_count > 1:  # the latent space deforms one body: its parts would move as one
+        raise MeshError(
+            f"the rest mesh has {mesh.body_count} separate parts, and the emulator moves one "
+            "connected body (the parts would move as if rigidly joined). Emulate each part on "
+            "its own (mesh.split() gives them), or simulate them with mpm, where parts collide."
         )
     volume = enclosed_volume(mesh)
     if not volume > 1e-9:

@@ -168,12 +168,12 @@ def test_ik_recovers_a_sampled_shape(box: trimesh.Trimesh) -> None:
 
 
 def test_bad_inputs(box: trimesh.Trimesh, tmp_path) -> None:
-    """An open or flat mesh, a latent of the wrong size, sample points that are not a
-    finite, non-empty (N, 3) array, an out-of-range setting (zero step,
-    negative contact damping, friction, contact points or contact seed, zero contact omega,
-    NaN duration),
-    an impossible material (negative E, zero density, nu of 0.5, negative yield stress), a
-    missing or corrupt checkpoint each raise their own error naming the problem."""
+    """An open or flat mesh, a mesh of two separate parts, a latent of the wrong size,
+    sample points that are not a finite, non-empty (N, 3) array, an out-of-range setting
+    (zero step, negative contact damping, friction, contact points or contact seed, zero
+    contact omega, NaN duration), an impossible material (negative E, zero density, nu of
+    0.5, negative yield stress), a missing or corrupt checkpoint each raise their own error
+    naming the problem."""
     model = _model()
     open_mesh = trimesh.Trimesh(box.vertices, box.faces[:-2])
     with pytest.raises(neurok.MeshError, match="not closed"):
@@ -181,6 +181,10 @@ def test_bad_inputs(box: trimesh.Trimesh, tmp_path) -> None:
     flat = trimesh.Trimesh([[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 1, 0]], [[0, 1, 2], [1, 3, 2]])
     with pytest.raises(neurok.MeshError):
         BoundShape(model, flat)
+    apart = box.copy()
+    apart.apply_translation((0.5, 0.0, 0.0))
+    with pytest.raises(neurok.MeshError, match="2 separate parts"):  # would move as one body
+        neurok.simulate(model, trimesh.util.concatenate([box, apart]), progress=False)
     with pytest.raises(neurok.LatentError, match="size 3"):
         neurok.simulate(model, box, z0=[0.0, 0.0, 0.0], duration=0.1, progress=False)
     for points in (np.zeros((10, 2)), np.zeros((0, 3)), np.full((10, 3), np.nan)):
