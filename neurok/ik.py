@@ -3,6 +3,7 @@ an observed, possibly partial, point cloud without correspondences."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,8 @@ from neurok.errors import LatentError
 from neurok.geometry import rotation_matrix
 from neurok.material import MaterialParams
 from neurok.model import NeuROK
+
+logger = logging.getLogger("emu4d.neurok")
 
 PRIOR_WEIGHT = 0.3  # weight of the small-deformation prior in a partial fit (see _fit_joint)
 TANGENT_WEIGHT = 0.1  # point-to-point share of the ICP residual (the rest: point-to-plane)
@@ -56,14 +59,31 @@ def fit(
     model-to-observation term, which has no counterpart where the scan is blind, and adds a
     prior for small deformations so the unseen side stays plausible.
 
+    A cloud whose size differs from the mesh's by more than a factor of 3 (a scan in
+    millimetres, say) is fitted all the same, with a warning.
+
     Raises:
-        LatentError: no or non-finite observed points.
+        LatentError: non-finite observed points, or fewer than 2 (6 + k) of them (k latents):
+            each point constrains the fit along one direction (its surface normal), so
+            fewer leave the 6 placement and k shape unknowns underdetermined.
     """
     observed = np.asarray(observed_points, dtype=np.float64)
-    if observed.ndim != 2 or observed.shape[1] != 3 or len(observed) == 0:
-        raise LatentError(f"observed_points must be (M, 3) with M > 0, got {observed.shape}.")
+    if observed.ndim != 2 or observed.shape[1] != 3:
+        raise LatentError(f"observed_points must be (M, 3), got {observed.shape}.")
+    needed = 2 * (6 + model.state_dim)
+    if len(observed) < needed:
+        raise LatentError(
+            f"observed_points has {len(observed)} points; a fit of the placement and "
+            f"{model.state_dim} latents needs at least {needed}."
+        )
     if not np.isfinite(observed).all():
         raise LatentError("observed_points contain NaN or infinite values.")
+    size = float(np.ptp(observed, axis=0).max()) / float(rest_mesh.extents.max())
+    if not (partial or size > 1 / 3) or size > 3:
+        logger.warning(
+            "neurok.fit: the observed cloud is %.3g times the rest mesh's size; are both "
+            "in metres?", size,
+        )  # fmt: skip
     samples = surface_samples(rest_mesh, num_samples, seed)
     bound = BoundShape(model, rest_mesh, points=samples)
     return fit_bound(bound, observed, partial, iterations, restarts)

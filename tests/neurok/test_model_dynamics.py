@@ -167,6 +167,26 @@ def test_ik_recovers_a_sampled_shape(box: trimesh.Trimesh) -> None:
     assert error < rigid_error / 3, (error, rigid_error)
 
 
+def test_ik_refuses_too_few_points_and_warns_of_a_cloud_in_other_units(
+    box: trimesh.Trimesh, caplog: pytest.LogCaptureFixture
+) -> None:
+    """neurok.fit needs at least 2 (6 + k) observed points (k = 4 latents here: 20; each
+    point constrains one direction, so fewer leave the placement and shape underdetermined;
+    one point failed inside NumPy, three were "fitted"), and warns, but fits, when the cloud
+    is more than 3x the mesh's size (a scan in millimetres of a mesh in metres)."""
+    model = _model()
+    cloud = surface_samples(box, 200, 1)
+    for count in (1, 19):
+        with pytest.raises(neurok.LatentError, match="needs at least 20"):
+            neurok.fit(model, box, cloud[:count])
+    with caplog.at_level(logging.WARNING, logger="emu4d.neurok"):
+        neurok.fit(model, box, cloud[:20], iterations=1, restarts=1)
+    assert "times the rest mesh's size" not in caplog.text
+    with caplog.at_level(logging.WARNING, logger="emu4d.neurok"):
+        neurok.fit(model, box, 1000 * cloud, iterations=1, restarts=1)
+    assert "1e+03 times the rest mesh's size" in caplog.text
+
+
 def test_bad_inputs(box: trimesh.Trimesh, tmp_path) -> None:
     """An open or flat mesh, a mesh of two separate parts, a latent of the wrong size,
     sample points that are not a finite, non-empty (N, 3) array, an out-of-range setting
