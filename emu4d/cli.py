@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -171,14 +172,42 @@ def _cmd_neurok_scene(args: argparse.Namespace) -> int:
 
 
 def _vector(text: str) -> tuple[float, ...]:
-    """Parse three comma-separated numbers (a vector, or E,nu,density)."""
+    """Parse three comma-separated finite numbers (a vector, or E,nu,density)."""
     try:
         values = tuple(float(v) for v in text.split(","))
     except ValueError:
         values = ()
-    if len(values) != 3:
-        raise argparse.ArgumentTypeError(f"expected three comma-separated numbers, got {text!r}")
+    if len(values) != 3 or not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(
+            f"expected three finite comma-separated numbers, got {text!r}"
+        )
     return values
+
+
+def _positive(text: str) -> float:
+    """Parse a finite number > 0 (a size)."""
+    value = _number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    """Parse a finite number >= 0 (a height above the floor)."""
+    value = _number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
 
 
 def _add_neurok_commands(sub: Any) -> None:
@@ -216,8 +245,10 @@ def _add_neurok_commands(sub: Any) -> None:
     simulate.add_argument("--velocity", type=_vector, default=(0.0, 0.0, 0.0),
                           help="vx,vy,vz [m/s]")  # fmt: skip
     simulate.add_argument("--spin", type=_vector, default=(0.0, 0.0, 0.0), help="wx,wy,wz [rad/s]")
-    simulate.add_argument("--scale", type=float, default=0.2, help="largest side [m] (default 0.2)")
-    simulate.add_argument("--height", type=float, default=0.3, help="bottom above the floor [m]")
+    simulate.add_argument("--scale", type=_positive, default=0.2,
+                          help="largest side [m] (default 0.2)")  # fmt: skip
+    simulate.add_argument("--height", type=_non_negative, default=0.3,
+                          help="bottom above the floor [m] (default 0.3)")  # fmt: skip
     simulate.add_argument("--material", type=_vector, default=(5e4, 0.3, 1000.0),
                           help="E,nu,density (default 5e4,0.3,1000)")  # fmt: skip
     simulate.add_argument("--viscosity", type=float, default=10.0, help="[Pa s] (default 10)")

@@ -281,6 +281,10 @@ def simulate(
     _check_settings(duration=duration, fps=fps, dt=dt, friction=friction,
                     contact_damping=contact_damping, contact_points=contact_points,
                     contact_omega=contact_omega, contact_seed=contact_seed)  # fmt: skip
+    for name, vector in (("velocity", velocity), ("angular_velocity", angular_velocity)):
+        values = np.asarray(vector, dtype=np.float64)
+        if values.shape != (3,) or not np.isfinite(values).all():
+            raise SettingsError(f"simulate: {name} must be 3 finite numbers, got {vector}.")
     spheres = None
     if colliders:  # the floor's law around each ball, softer (plasticine: inelastic)
         plastic = params.yield_stress > 0

@@ -25,16 +25,26 @@ def test_neurok_simulate_rejects_a_missing_mesh(tmp_path) -> None:
     assert not (tmp_path / "sim").exists()
 
 
-def test_neurok_simulate_rejects_a_malformed_vector(tmp_path, capsys) -> None:
-    """--velocity with two components is refused by the parser (exit 2) before any work."""
+def test_neurok_simulate_rejects_a_malformed_argument(tmp_path, capsys) -> None:
+    """--velocity with two components or a NaN, --spin with an infinity, a --scale that is
+    not positive (-1 mirrored the mesh and ran) and a --height below the floor are refused
+    by the parser (exit 2) before any work, each naming what it expected."""
     import pytest
 
-    with pytest.raises(SystemExit) as info:
-        main(["neurok", "simulate", "--mesh", "assets/meshes/bunny.obj", "--velocity", "0,-1",
-              "-o", str(tmp_path / "sim"), "-q"])  # fmt: skip
-    assert info.value.code == 2
-    assert "three comma-separated numbers" in capsys.readouterr().err
-    assert not (tmp_path / "sim").exists()
+    for option, value, expected in (
+        ("--velocity", "0,-1", "three finite comma-separated numbers"),
+        ("--velocity", "0,0,nan", "three finite comma-separated numbers"),
+        ("--spin", "inf,0,0", "three finite comma-separated numbers"),
+        ("--scale", "-1", "a number > 0"),
+        ("--scale", "nan", "a finite number"),
+        ("--height", "-0.1", "a number >= 0"),
+    ):
+        with pytest.raises(SystemExit) as info:
+            main(["neurok", "simulate", "--mesh", "assets/meshes/bunny.obj", option, value,
+                  "-o", str(tmp_path / "sim"), "-q"])  # fmt: skip
+        assert info.value.code == 2
+        assert f"argument {option}: expected {expected}" in capsys.readouterr().err
+        assert not (tmp_path / "sim").exists()
 
 
 def test_neurok_simulate_drops_the_bunny_with_the_shipped_checkpoint(tmp_path) -> None:

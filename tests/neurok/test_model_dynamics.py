@@ -188,7 +188,9 @@ def test_ik_refuses_too_few_points_and_warns_of_a_cloud_in_other_units(
 
 
 def test_bad_inputs(box: trimesh.Trimesh, tmp_path) -> None:
-    """An open or flat mesh, a mesh of two separate parts, a latent of the wrong size,
+    """An open or flat mesh, a mesh of two separate parts, a latent of the wrong size, a
+    velocity or spin that is not 3 finite numbers (a NaN spin was reported as a diverged
+    integration),
     sample points that are not a finite, non-empty (N, 3) array, an out-of-range setting
     (zero step, negative contact damping, friction, contact points or contact seed, zero
     contact omega, NaN duration), an impossible material (negative E, zero density, nu of
@@ -207,6 +209,9 @@ def test_bad_inputs(box: trimesh.Trimesh, tmp_path) -> None:
         neurok.simulate(model, trimesh.util.concatenate([box, apart]), progress=False)
     with pytest.raises(neurok.LatentError, match="size 3"):
         neurok.simulate(model, box, z0=[0.0, 0.0, 0.0], duration=0.1, progress=False)
+    for vector in ({"velocity": (0.0, 0.0)}, {"angular_velocity": (0.0, 0.0, np.nan)}):
+        with pytest.raises(neurok.SettingsError, match="3 finite numbers"):
+            neurok.simulate(model, box, duration=0.1, progress=False, **vector)
     for points in (np.zeros((10, 2)), np.zeros((0, 3)), np.full((10, 3), np.nan)):
         with pytest.raises(neurok.SettingsError, match="points"):
             neurok.simulate(model, box, points=points, duration=0.1, progress=False)
