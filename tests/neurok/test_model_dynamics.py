@@ -190,12 +190,11 @@ def test_ik_refuses_too_few_points_and_warns_of_a_cloud_in_other_units(
 def test_bad_inputs(box: trimesh.Trimesh, tmp_path) -> None:
     """An open or flat mesh, a mesh of two separate parts, a latent of the wrong size, a
     velocity or spin that is not 3 finite numbers (a NaN spin was reported as a diverged
-    integration),
-    sample points that are not a finite, non-empty (N, 3) array, an out-of-range setting
-    (zero step, negative contact damping, friction, contact points or contact seed, zero
-    contact omega, NaN duration), an impossible material (negative E, zero density, nu of
-    0.5, negative yield stress), a missing or corrupt checkpoint each raise their own error
-    naming the problem."""
+    integration), sample points that are not a finite, non-empty (N, 3) array, an
+    out-of-range setting (zero step, negative contact damping, friction, contact points or
+    contact seed, zero contact omega, NaN duration), an impossible material (negative E,
+    zero density, nu of 0.5, negative yield stress), a missing or corrupt checkpoint each
+    raise their own error naming the problem."""
     model = _model()
     open_mesh = trimesh.Trimesh(box.vertices, box.faces[:-2])
     with pytest.raises(neurok.MeshError, match="not closed"):
