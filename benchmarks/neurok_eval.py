@@ -11,9 +11,10 @@ Reports, in one run on the same machine:
   frame, before the first ground contact, through the first bounce) for the held-out drops,
   tosses, impulses (the same blow as the MPM run's) and pokes (the same moving sphere),
   initial state fitted to the first MPM frame, split into shape (Chamfer after the best rigid
-  alignment) and placement (centroid distance), also per condition; wall-clock time of the
-  emulator and of the MPM run of the same clip, in this process (medians of ``--repeats``
-  runs each).
+  alignment) and placement (centroid distance), also per condition; for drops and tosses the
+  spin the first impact gives the body, emulated and in MPM (``impact_spin``); wall-clock
+  time of the emulator and of the MPM run of the same clip, in this process (medians of
+  ``--repeats`` runs each).
 - Energy: total-energy drift over 200 undamped steps at two latent amplitudes.
 ``--calibrate`` scores ground damping ratios on the training drops instead.
 Writes a JSON summary (``--out``) and prints it.
@@ -250,6 +251,32 @@ def first_bounce(seq: Sequence, after: float = 1 / 3) -> int:
     return min(first_contact(seq) + round(after * seq.fps), seq.num_frames)
 
 
+def surface_spin(vertices: np.ndarray, frame: int, fps: float) -> np.ndarray:
+    """(3,) angular velocity [rad/s] of a surface between ``frame`` and the next: the
+    rotation vector of the best rigid fit (Kabsch about the vertex centroids) times fps."""
+    from scipy.spatial.transform import Rotation
+
+    now, then = vertices[frame].astype(np.float64), vertices[frame + 1].astype(np.float64)
+    R, _ = kabsch(now - now.mean(axis=0), then - then.mean(axis=0))
+    return Rotation.from_matrix(R).as_rotvec() * fps
+
+
+def impact_spin(traj: Any, seq: Sequence) -> tuple[float, float] | None:
+    """How much the first ground impact of a drop or toss changes the body's spin [rad/s],
+    (emulated, MPM): |spin 4 frames after the first contact - spin 2 frames before it|,
+    each from the surface's best rigid fit between consecutive frames. A tilted body landing
+    on an edge gets a spin from the floor's torque; MPM's soft bodies spread the landing and
+    turn less (benchmarks/RESULTS.md, session 12). None when the clip has no such window."""
+    contact = first_contact(seq)
+    before, after = contact - 2, contact + 4
+    if before < 0 or after + 1 >= seq.num_frames:
+        return None
+    emulated = traj.tracks["object_surface"].positions
+    change = [np.linalg.norm(surface_spin(v, after, seq.fps) - surface_spin(v, before, seq.fps))
+              for v in (emulated, seq.vertices)]  # fmt: skip
+    return float(change[0]), float(change[1])
+
+
 def warm_up(model: neurok.NeuROK, heldout: list[Sequence]) -> None:
     """One untimed emulation and MPM run of the first drop or toss, so neither timing below
     includes loading compiled kernels (Numba's integrator, Warp's MPM kernels)."""
@@ -295,6 +322,8 @@ def rollout(
             "chamfer_before_contact": float(errors[:contact].mean())
             if seq.spec.condition["kind"] in ("drop", "toss") else None,
             "chamfer_first_bounce": float(errors[:bounce].mean()),
+            "impact_spin": impact_spin(traj, seq)
+            if seq.spec.condition["kind"] in ("drop", "toss") else None,
             "shape_chamfer_mean": float(shape.mean()),
             "shape_chamfer_first_bounce": float(shape[:bounce].mean()),
             "centroid_error_mean": float(placement.mean()),
@@ -448,6 +477,10 @@ def main() -> None:
                                 [r["chamfer_by_contact_seed"][seed][1] for r in finished]))}
                 for seed in [1, *seeds]
             }  # fmt: skip
+        spins = [r["impact_spin"] for r in finished if r.get("impact_spin")]
+        if spins:  # emulated and MPM spin change through the first impact
+            summary["impact_spin_median"] = [float(np.median([e for e, _ in spins])),
+                                             float(np.median([m for _, m in spins]))]  # fmt: skip
         if finished:
             speedups = [r["speedup"] for r in finished]
             summary["speedup_median"] = float(np.median(speedups))

@@ -144,10 +144,10 @@ def sample_interior(
             return inside[np.sort(rng.choice(len(inside), size=count, replace=False))]
         spacing /= 2
     raise MeshError(
-        f"could only place {len(inside)} of {count} points inside the mesh: its volume "
-        f"({volume:.3g} m^3) is too thin for its {float(extent.max()):.3g} m extent (thinnest "
-        f"side {float(extent.min()):.3g} m). Thicken it (a sheet or a shell has no interior "
-        f"to carry mass), or check that its faces are consistently oriented."
+        f"could only place {len(inside)} of {count} sample points inside the mesh: it is too "
+        f"thin (thinnest side {float(extent.min()):.3g} m, largest {float(extent.max()):.3g} "
+        f"m, volume {volume:.3g} m^3). Thicken it (a sheet or a shell has no interior to carry "
+        f"mass), or check that its faces are consistently oriented."
     )
 
 

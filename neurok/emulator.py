@@ -271,6 +271,9 @@ def simulate(
     if dt is None:
         dt = default_step(None if ground is None and not colliders else contact_omega,
                           spheres=bool(colliders), overdamped=contact_damping >= 1.0)
+    _check_settings(duration=duration, fps=fps, dt=dt, friction=friction,
+                    contact_damping=contact_damping, contact_points=contact_points,
+                    contact_omega=contact_omega, contact_seed=contact_seed)  # fmt: skip
     if ground is not None and contact_omega * dt > 1.0 and contact_damping < 1.0:
         logger.warning(
             "neurok: the step %.3g s does not resolve the floor's spring (omega = %.0f rad/s, "
@@ -278,9 +281,6 @@ def simulate(
             "than it fell. Leave dt and contact_omega unset to have them chosen.",
             dt, contact_omega, contact_omega * dt,
         )  # fmt: skip
-    _check_settings(duration=duration, fps=fps, dt=dt, friction=friction,
-                    contact_damping=contact_damping, contact_points=contact_points,
-                    contact_omega=contact_omega, contact_seed=contact_seed)  # fmt: skip
     for name, vector in (("velocity", velocity), ("angular_velocity", angular_velocity)):
         values = np.asarray(vector, dtype=np.float64)
         if values.shape != (3,) or not np.isfinite(values).all():
