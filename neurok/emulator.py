@@ -228,7 +228,8 @@ def simulate(
     progress: bool = True,
 ) -> mpm.Trajectory:
     """Emulate ``rest_mesh`` (placed in the world, [m]) made of ``material`` for ``duration``
-    seconds and record ``fps`` frames.
+    seconds and record ``fps`` frames. ``material``: an mpm elastic or von Mises material, a
+    preset name ("jelly"), a dict of :class:`MaterialParams` fields, or MaterialParams.
 
     The initial state is the rest pose moved by latent z0 with latent velocity zdot0, a
     rigid ``velocity`` [m/s] and ``angular_velocity`` [rad/s] about the centre of mass, or,
@@ -261,7 +262,8 @@ def simulate(
         MeshError: the mesh encloses no volume. LatentError: z0/zdot0 of the wrong size.
         SettingsError: a non-positive duration, fps, dt or contact omega, or a negative
             friction, contact damping (it would feed energy in) or number of contact points;
-            a collider that is not a sphere.
+            a collider that is not a sphere; a material the emulator does not model (sand,
+            snow, a fluid) or a misspelt material key.
     """
     params = MaterialParams.of(material) if material is not None else MaterialParams()
     diagonal = float(np.linalg.norm(rest_mesh.bounds[1] - rest_mesh.bounds[0]))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import difflib
+from dataclasses import dataclass, replace
 from typing import Any
 
+import mpm
 from neurok.errors import SettingsError
 
 
@@ -35,14 +37,53 @@ class MaterialParams:
 
     @classmethod
     def of(cls, material: Any) -> MaterialParams:
-        """From an mpm material, a dict, or a MaterialParams."""
+        """From an mpm material (elastic or von Mises), a preset name ("jelly"), a dict of
+        this class's fields (optionally with "preset", "type" and "model", as the dataset's
+        specs and scene files have them), or a MaterialParams.
+
+        Raises:
+            SettingsError: a material the emulator does not model (sand, snow, a fluid), or
+                a dict key it does not know (named with the closest known one).
+        """
         if isinstance(material, MaterialParams):
             return material
+        if isinstance(material, str):
+            return cls.of(_preset(material))
         if isinstance(material, dict):
-            keys = ("E", "nu", "density", "viscosity", "yield_stress")
-            return cls(**{k: float(material[k]) for k in keys if k in material})
+            return cls._of_dict(material)
+        if not isinstance(material, (mpm.materials.Elastic, mpm.materials.VonMises)):
+            raise SettingsError(
+                f"the emulator models elastic and von Mises (plasticine) materials, not "
+                f"{type(material).__name__}; simulate it with mpm."
+            )
         return cls(
             E=float(material.E), nu=float(material.nu), density=float(material.density),
             viscosity=float(getattr(material, "viscosity", 0.0)),
             yield_stress=float(getattr(material, "yield_stress", 0.0)),
         )  # fmt: skip
+
+    @classmethod
+    def _of_dict(cls, values: dict[str, Any]) -> MaterialParams:
+        fields = ("E", "nu", "density", "viscosity", "yield_stress")
+        known = (*fields, "preset", "type", "model")
+        for key in values:
+            if key not in known:
+                close = difflib.get_close_matches(str(key), known, n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                raise SettingsError(f"unknown material key {key!r}.{hint} Known: {known}.")
+        kind = str(values.get("type", "elastic")).lower()
+        if kind not in ("elastic", "vonmises", "von_mises"):
+            raise SettingsError(
+                f"the emulator models elastic and von Mises (plasticine) materials, not "
+                f"type {values['type']!r}; simulate it with mpm."
+            )
+        base = cls.of(_preset(str(values["preset"]))) if "preset" in values else cls()
+        return replace(base, **{k: float(values[k]) for k in fields if k in values})
+
+
+def _preset(name: str) -> Any:
+    """The mpm material preset ``name``, its UnknownMaterialError as a SettingsError."""
+    try:
+        return mpm.materials.preset(name)
+    except mpm.errors.UnknownMaterialError as error:
+        raise SettingsError(str(error)) from error

@@ -193,8 +193,9 @@ def test_bad_inputs(box: trimesh.Trimesh, tmp_path) -> None:
     integration), sample points that are not a finite, non-empty (N, 3) array, an
     out-of-range setting (zero step, negative contact damping, friction, contact points or
     contact seed, zero contact omega, NaN duration), an impossible material (negative E,
-    zero density, nu of 0.5, negative yield stress), a missing or corrupt checkpoint each
-    raise their own error naming the problem."""
+    zero density, nu of 0.5, negative yield stress), a misspelt material key, a material the
+    emulator does not model (sand, a fluid), an unknown preset, a missing or corrupt
+    checkpoint each raise their own error naming the problem."""
     model = _model()
     open_mesh = trimesh.Trimesh(box.vertices, box.faces[:-2])
     with pytest.raises(neurok.MeshError, match="not closed"):
@@ -222,6 +223,16 @@ def test_bad_inputs(box: trimesh.Trimesh, tmp_path) -> None:
     for name, value in (("E", -1.0), ("density", 0.0), ("nu", 0.5), ("yield_stress", -1.0)):
         with pytest.raises(neurok.SettingsError, match=f"material {name}"):
             neurok.simulate(model, box, material={name: value}, progress=False)
+    # a misspelt key (it was ignored: the default density was used), a material the
+    # emulator does not model (sand was emulated as an elastic solid), an unknown preset
+    for material, message in (({"E": 1e6, "densty": 500.0}, "Did you mean 'density'"),
+                              ("sand", "not DruckerPrager"), ({"type": "Fluid"}, "not type"),
+                              ("jely", "Did you mean 'jelly'")):  # fmt: skip
+        with pytest.raises(neurok.SettingsError, match=message):
+            neurok.simulate(model, box, material=material, progress=False)
+    jelly = MaterialParams.of("jelly")  # presets and dataset-style dicts are taken
+    assert (jelly.E, jelly.viscosity) == (5e4, 20.0)
+    assert MaterialParams.of({"preset": "jelly", "E": 2e4, "type": "Elastic"}).E == 2e4
     with pytest.raises(neurok.CheckpointError, match="emu4d neurok train"):
         neurok.load(tmp_path / "missing.pt")
     corrupt = tmp_path / "corrupt.pt"
