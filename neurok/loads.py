@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from neurok.errors import LatentError
+from neurok.errors import LatentError, SettingsError
 
 
 @dataclass
@@ -24,6 +24,22 @@ class Load:
     end: float = float("inf")
     region: Any = None
     mask: np.ndarray | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        """Refuse a load that would act wrongly without a word: a vector that is not 3 finite
+        numbers, a start that is negative or not finite, an end before the start."""
+        for name, vector in (("force", self.force), ("impulse", self.impulse)):
+            if vector is None:
+                continue
+            values = np.asarray(vector, dtype=np.float64)
+            if values.shape != (3,) or not np.isfinite(values).all():
+                raise SettingsError(f"Load {name} must be 3 finite numbers, got {vector}.")
+        if not (np.isfinite(self.start) and self.start >= 0):
+            raise SettingsError(f"Load start must be a time >= 0 [s], got {self.start}.")
+        if not self.end > self.start:
+            raise SettingsError(
+                f"Load end ({self.end} s) must come after its start ({self.start} s)."
+            )
 
 
 class LoadTable:

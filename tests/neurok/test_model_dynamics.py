@@ -194,8 +194,9 @@ def test_bad_inputs(box: trimesh.Trimesh, tmp_path) -> None:
     out-of-range setting (zero step, negative contact damping, friction, contact points or
     contact seed, zero contact omega, NaN duration), an impossible material (negative E,
     zero density, nu of 0.5, negative yield stress), a misspelt material key, a material the
-    emulator does not model (sand, a fluid), an unknown preset, a missing or corrupt
-    checkpoint each raise their own error naming the problem."""
+    emulator does not model (sand, a fluid), an unknown preset, a load with a malformed
+    vector, a negative start or an end before its start, a missing or corrupt checkpoint
+    each raise their own error naming the problem."""
     model = _model()
     open_mesh = trimesh.Trimesh(box.vertices, box.faces[:-2])
     with pytest.raises(neurok.MeshError, match="not closed"):
@@ -230,6 +231,14 @@ def test_bad_inputs(box: trimesh.Trimesh, tmp_path) -> None:
                               ("jely", "Did you mean 'jelly'")):  # fmt: skip
         with pytest.raises(neurok.SettingsError, match=message):
             neurok.simulate(model, box, material=material, progress=False)
+    from neurok.loads import Load
+
+    for load, message in (({"force": (1.0, 0.0)}, "force must be 3 finite"),
+                          ({"impulse": (0.0, 0.0, np.nan)}, "impulse must be 3 finite"),
+                          ({"start": -0.1}, "start must be a time >= 0"),
+                          ({"start": 0.5, "end": 0.2}, "must come after its start")):  # fmt: skip
+        with pytest.raises(neurok.SettingsError, match=message):  # it acted wrongly, silently
+            Load(**load)
     jelly = MaterialParams.of("jelly")  # presets and dataset-style dicts are taken
     assert (jelly.E, jelly.viscosity) == (5e4, 20.0)
     assert MaterialParams.of({"preset": "jelly", "E": 2e4, "type": "Elastic"}).E == 2e4
