@@ -143,6 +143,16 @@ def fit_state(
             f"observed positions must be (P, 3) with 0 < P <= {len(bound.rest)} (the sample "
             f"points), got {positions.shape}."
         )
+    if velocities is not None:
+        velocities = np.asarray(velocities, dtype=np.float64)
+        if velocities.shape != positions.shape:
+            raise LatentError(
+                f"observed velocities must be (P, 3) like the positions {positions.shape}, "
+                f"got {velocities.shape}."
+            )
+    for name, values in (("positions", positions), ("velocities", velocities)):
+        if values is not None and not np.isfinite(values).all():
+            raise LatentError(f"observed {name} contain NaN or infinite values.")
     rows = slice(0, 3 * count)
     R, _ = kabsch(bound.rest[:count] - bound.centre, positions - positions.mean(axis=0))
     body = body_of(bound, MaterialParams())
@@ -325,6 +335,11 @@ def simulate(
     q, qdot = np.zeros(n), np.zeros(n)
     R0 = np.eye(3)
     if observed is not None:
+        if len(observed) != 2:
+            raise LatentError(
+                f"observed must be (positions, velocities) of the sample points, got "
+                f"{len(observed)} arrays."
+            )
         q, qdot, R0 = fit_state(bound, observed[0], observed[1])
     else:
         q[:3] = bound.centre

@@ -1037,7 +1037,8 @@ def test_embedded_mesh_follows_affine_motion_of_the_points() -> None:
 def test_fit_state_uses_the_massive_points_and_rejects_a_bad_shape(box: trimesh.Trimesh) -> None:
     """Initial conditions come from the interior (massive) points only: the rest positions of
     those points moved by a rigid motion give back that motion with z = 0 (1e-6), the
-    surface contact points riding along; a (P, 2) array is a LatentError."""
+    surface contact points riding along; a (P, 2) array, velocities of another shape, NaNs
+    and an observed state that is not a pair are LatentErrors."""
     from neurok.emulator import fit_state
 
     bound = BoundShape(_model(), box, num_points=48, surface=surface_samples(box, 24, 1))
@@ -1049,6 +1050,17 @@ def test_fit_state_uses_the_massive_points_and_rejects_a_bad_shape(box: trimesh.
     np.testing.assert_allclose(qdot, 0.0, atol=1e-9)
     with pytest.raises(neurok.LatentError, match=r"\(P, 3\)"):
         fit_state(bound, moved[:, :2])
+    # velocities of another shape, NaNs (an SVD or the integration failed on them), and an
+    # observed state that is not a (positions, velocities) pair
+    with pytest.raises(neurok.LatentError, match="velocities must be"):
+        fit_state(bound, moved, np.zeros((10, 3)))
+    for name, state in (("positions", (np.full_like(moved, np.nan), np.zeros_like(moved))),
+                        ("velocities", (moved, np.full_like(moved, np.nan)))):  # fmt: skip
+        with pytest.raises(neurok.LatentError, match=f"observed {name} contain NaN"):
+            fit_state(bound, *state)
+    with pytest.raises(neurok.LatentError, match="positions, velocities"):
+        neurok.simulate(_model(), box, observed=(moved,), points=bound.rest[:48],
+                        duration=0.1, progress=False)  # fmt: skip
 
 
 def test_a_cube_landing_on_an_edge_spins_about_that_edge_only() -> None:
