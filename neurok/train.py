@@ -26,7 +26,7 @@ from scipy.spatial.transform import Rotation
 from tqdm.auto import tqdm
 
 from neurok.data import DatasetIndex, Sequence, load_index
-from neurok.errors import DatasetError
+from neurok.errors import DatasetError, SettingsError
 from neurok.geometry import kabsch
 from neurok.model import NeuROK, NeuROKConfig
 
@@ -49,6 +49,20 @@ class TrainConfig:
     subspace_dim: int = 6
     surface_samples: int = 256
     time_limit: float = 0.0
+
+    def __post_init__(self) -> None:
+        """Refuse settings that would fail late (after the data is prepared) or train
+        nothing."""
+        counts = {"steps": self.steps, "batch": self.batch, "points": self.points,
+                  "subspace_dim": self.subspace_dim, "surface_samples": self.surface_samples}
+        for name, value in counts.items():
+            if int(value) != value or value < 1:
+                raise SettingsError(f"training {name} must be a whole number >= 1, got {value}.")
+        if not (self.lr > 0 and np.isfinite(self.lr)):
+            raise SettingsError(f"training lr must be > 0, got {self.lr}.")
+        for name, value in (("kl_weight", self.kl_weight), ("time_limit", self.time_limit)):
+            if not (value >= 0 and np.isfinite(value)):
+                raise SettingsError(f"training {name} must be >= 0, got {value}.")
 
 
 @dataclass
@@ -137,10 +151,16 @@ def train(
     """Train a NeuROK on the ``train`` split of a dataset; returns (model, info) with the
     active subspace applied (``cfg.subspace_dim``) and the loss history in ``info``."""
     cfg = cfg or TrainConfig()
+    model_cfg = model_cfg or NeuROKConfig()
+    if cfg.subspace_dim > model_cfg.latent_dim:
+        raise SettingsError(
+            f"the active subspace ({cfg.subspace_dim}) cannot be larger than the latent "
+            f"({model_cfg.latent_dim}); lower --subspace or raise --latent."
+        )
     torch.manual_seed(cfg.seed)
     index = load_index(data_dir)
     data = prepare_split(index, "train", cfg.surface_samples)
-    model = NeuROK(model_cfg or NeuROKConfig())
+    model = NeuROK(model_cfg)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.05

@@ -61,3 +61,19 @@ def test_training_lowers_the_loss_and_builds_an_orthonormal_subspace(tiny_datase
     torch.testing.assert_close(gram, torch.eye(3), atol=1e-5, rtol=0)
     spectrum = info["subspace_spectrum"]
     assert all(a >= b for a, b in itertools.pairwise(spectrum))
+
+
+def test_bad_training_settings_are_refused_before_any_work(tmp_path) -> None:
+    """Settings that would train nothing or fail only after the data is prepared raise a
+    SettingsError at once: zero steps (it failed inside the learning-rate schedule), a zero
+    batch, a negative KL weight, and an active subspace larger than the latent (it failed
+    after the whole training). The dataset directory is never read (it does not exist)."""
+    from neurok import SettingsError
+
+    for settings, message in (({"steps": 0}, "steps"), ({"batch": 0}, "batch"),
+                              ({"kl_weight": -0.1}, "kl_weight"), ({"lr": 0.0}, "lr")):  # fmt: skip
+        with pytest.raises(SettingsError, match=message):
+            TrainConfig(**settings)
+    with pytest.raises(SettingsError, match="cannot be larger than the latent"):
+        train(tmp_path / "missing", NeuROKConfig(latent_dim=4), TrainConfig(subspace_dim=6),
+              progress=False)  # fmt: skip
