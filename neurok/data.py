@@ -17,6 +17,7 @@ Layout of a dataset directory::
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -482,7 +483,21 @@ def generate_dataset(
 ) -> DatasetIndex:
     """Simulate ``num_sequences`` sequences into ``out_dir`` (grid spacing: the object's
     largest side / ``cells_per_size``); existing complete sequences with the same spec and
-    resolution are kept (generation resumes). Writes ``index.json`` last."""
+    resolution, frame rate and length are kept (generation resumes). Writes ``index.json``
+    last.
+
+    Raises:
+        DatasetError: a non-positive duration or fps, a held-out fraction outside [0, 1),
+            fewer than 2 cells per object size, or fewer than 1 sequence.
+    """
+    checks = (("duration", duration, duration > 0, "> 0 [s]"), ("fps", fps, fps > 0, "> 0"),
+              ("heldout_fraction", heldout_fraction, 0 <= heldout_fraction < 1, "in [0, 1)"),
+              ("cells_per_size", cells_per_size, cells_per_size >= 2,
+               ">= 2 (16 is the default)"))  # fmt: skip
+    for name, value, ok, allowed in checks:
+        if not (ok and np.isfinite(value)):
+            raise DatasetError(f"dataset {name} must be {allowed}, got {value}.")
+    frames = round(duration * fps) + 1  # simulate_sequence records frame 0 and each frame
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
     specs = sample_specs(num_sequences, seed)
@@ -490,7 +505,7 @@ def generate_dataset(
     bar = tqdm(specs, desc="neurok data", unit="seq", disable=not progress)
     for spec in bar:
         path = root / f"seq_{spec.index:04d}.npz"
-        if path.is_file() and _same_spec(path, spec, cells_per_size):
+        if path.is_file() and _same_spec(path, spec, cells_per_size, fps, frames):
             continue
         sequence = simulate_sequence(
             spec, duration=duration, fps=fps, cells_per_size=cells_per_size
@@ -508,14 +523,24 @@ def generate_dataset(
     return load_index(root)
 
 
-def _same_spec(path: Path, spec: SequenceSpec, cells_per_size: float) -> bool:
+def _same_spec(
+    path: Path, spec: SequenceSpec, cells_per_size: float, fps: float, frames: int
+) -> bool:
+    """Whether the sequence file at ``path`` was made with this spec, resolution, frame rate
+    and number of frames (read from the vertex array's header, not the array)."""
     try:
         with np.load(path) as data:
             meta = json.loads(str(data["meta"]))
-    except (OSError, KeyError, ValueError):
+        with zipfile.ZipFile(path) as archive, archive.open("vertices.npy") as header:
+            version = np.lib.format.read_magic(header)
+            read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0)  # fmt: skip
+            shape = read(header)[0]
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
         return False
     same_spec = meta["spec"] == json.loads(json.dumps(spec.to_json()))
-    return same_spec and meta.get("cells_per_size") == cells_per_size
+    return (same_spec and meta.get("cells_per_size") == cells_per_size
+            and meta.get("fps") == fps and shape[0] == frames)  # fmt: skip
 
 
 def load_index(root: str | Path) -> DatasetIndex:

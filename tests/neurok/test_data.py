@@ -41,8 +41,9 @@ def test_sequence_is_reproducible_from_its_seed() -> None:
 
 def test_generate_dataset_writes_index_last_and_resumes(tmp_path, monkeypatch) -> None:
     """A 2-sequence dataset has its files and an index with the split; generating again
-    reuses the finished sequences (no simulation); a bad count or missing index is a
-    DatasetError."""
+    reuses the finished sequences (no simulation), unless the duration or frame rate
+    changed; a bad count, duration, held-out fraction, resolution or frame rate, or a
+    missing index is a DatasetError."""
     import neurok.data as data
 
     original = data.simulate_sequence
@@ -58,7 +59,23 @@ def test_generate_dataset_writes_index_last_and_resumes(tmp_path, monkeypatch) -
     assert index.load(1).spec == index.specs[1]
     monkeypatch.setattr(data, "simulate_sequence", lambda *a, **k: pytest.fail("re-simulated"))
     generate_dataset(tmp_path, 2, seed=3, duration=0.1, cells_per_size=5, progress=False)
+    # a longer duration or another frame rate re-simulates (the files were kept before, and
+    # the index then described clips of another length)
+    rerun: list[dict] = []
+    monkeypatch.setattr(data, "simulate_sequence",
+                        lambda spec, **kw: rerun.append(kw) or coarse(spec, **kw))  # fmt: skip
+    generate_dataset(tmp_path, 2, seed=3, duration=0.2, cells_per_size=5, progress=False)
+    assert len(rerun) == 2 and load_index(tmp_path).load(0).num_frames == 7
+    rerun.clear()
+    generate_dataset(tmp_path, 2, seed=3, duration=0.2, fps=20.0, cells_per_size=5,
+                     progress=False)  # fmt: skip
+    assert len(rerun) == 2
     with pytest.raises(DatasetError, match=">= 1"):
         generate_dataset(tmp_path, 0)
+    for setting, value in (("duration", 0.0), ("heldout_fraction", 1.5), ("cells_per_size", 0.0),
+                           ("fps", float("nan"))):  # fmt: skip
+        with pytest.raises(DatasetError, match=f"dataset {setting} must be"):
+            generate_dataset(tmp_path / "never", 2, **{setting: value})
+    assert not (tmp_path / "never").exists()  # refused before anything was written
     with pytest.raises(DatasetError, match="emu4d neurok data"):
         load_index(tmp_path / "nowhere")
