@@ -88,7 +88,10 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
     directory renamed in, then the old one deleted; if the second rename fails the old directory
     is put back). On an exception the temporary directory is deleted and ``path`` is untouched.
     Stale files of a previous, longer output cannot survive because the directory is replaced
-    as a whole.
+    as a whole. So that a directory of other files is never lost (``-o ~/Desktop``), an
+    existing, non-empty ``path`` is replaced only if it holds at least one entry of the same
+    name as the new output (an earlier output of the same kind); otherwise FileExistsError is
+    raised, the new output is discarded and ``path`` is untouched.
     """
     path = Path(path)
     if path.exists() and not path.is_dir():
@@ -108,6 +111,16 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
     except BaseException:
         _remove(tmp)
         raise
+    if path.is_dir():
+        existing = set(os.listdir(path))
+        if existing and not existing & set(os.listdir(tmp)):
+            _remove(tmp)
+            shown = ", ".join(sorted(existing)[:5]) + (", ..." if len(existing) > 5 else "")
+            raise FileExistsError(
+                f"{path} exists and holds none of the files this output writes ({shown}); "
+                "it was left untouched and nothing was written. Choose a new or empty "
+                "directory."
+            )
     _replace_directory(tmp, path)
 
 

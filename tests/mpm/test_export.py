@@ -172,6 +172,36 @@ def test_reexport_replaces_stale_frames(traj: Trajectory, tmp_path: Path) -> Non
     ]
 
 
+def test_an_output_never_replaces_a_directory_of_other_files(tmp_path: Path) -> None:
+    """atomic_directory replaces an earlier output of the same kind (an entry of the same
+    name), stale files and all, but refuses a non-empty directory that holds none of the new
+    output's names (``emu4d ... -o ~/Desktop`` had deleted the desktop): FileExistsError,
+    the directory and its files untouched, no temporary left behind. An empty directory is
+    simply filled."""
+    from mpm.fileio import atomic_directory
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    refused = pytest.raises(FileExistsError, match="holds none of the files this output writes")
+    with refused, atomic_directory(mine) as staging:
+        (staging / "trajectory.npz").write_bytes(b"new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+    assert (mine / "notes.txt").read_text() == "keep me"
+    earlier = tmp_path / "earlier"
+    for names in (["trajectory.npz", "stale.json"], ["trajectory.npz"]):
+        with atomic_directory(earlier) as staging:
+            for name in names:
+                (staging / name).write_bytes(b"x")
+    assert sorted(p.name for p in earlier.iterdir()) == ["trajectory.npz"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with atomic_directory(empty) as staging:
+        (staging / "a.txt").write_text("a")
+    assert sorted(p.name for p in empty.iterdir()) == ["a.txt"]
+
+
 def test_failed_glb_export_keeps_the_previous_file(
     traj: Trajectory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
