@@ -13,10 +13,8 @@ from mpm import colliders as col
 from mpm.errors import ConfigError
 from neurok.emulator import simulate
 from neurok.loads import Load
+from neurok.material import EMULATED_MATERIALS
 from neurok.model import NeuROK
-
-# the mpm materials the emulator models (elastic, and von Mises plasticine)
-EMULATED_MATERIALS = (mpm.materials.Elastic, mpm.materials.VonMises)
 
 
 def emulate_scene(scene: Scene, model: NeuROK, progress: bool = True) -> mpm.Trajectory:

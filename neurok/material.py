@@ -9,6 +9,9 @@ from typing import Any
 import mpm
 from neurok.errors import SettingsError
 
+# the mpm materials the emulator models (elastic, and von Mises plasticine)
+EMULATED_MATERIALS = (mpm.materials.Elastic, mpm.materials.VonMises)
+
 
 @dataclass(frozen=True)
 class MaterialParams:
@@ -51,7 +54,7 @@ class MaterialParams:
             return cls.of(_preset(material))
         if isinstance(material, dict):
             return cls._of_dict(material)
-        if not isinstance(material, (mpm.materials.Elastic, mpm.materials.VonMises)):
+        if not isinstance(material, EMULATED_MATERIALS):
             raise SettingsError(
                 f"the emulator models elastic and von Mises (plasticine) materials, not "
                 f"{type(material).__name__}; simulate it with mpm."

@@ -56,7 +56,7 @@ class TrainConfig:
         counts = {"steps": self.steps, "batch": self.batch, "points": self.points,
                   "subspace_dim": self.subspace_dim, "surface_samples": self.surface_samples}
         for name, value in counts.items():
-            if int(value) != value or value < 1:
+            if not (value >= 1 and float(value).is_integer()):  # also NaN and inf
                 raise SettingsError(f"training {name} must be a whole number >= 1, got {value}.")
         if not (self.lr > 0 and np.isfinite(self.lr)):
             raise SettingsError(f"training lr must be > 0, got {self.lr}.")

@@ -70,7 +70,8 @@ def test_bad_training_settings_are_refused_before_any_work(tmp_path) -> None:
     after the whole training). The dataset directory is never read (it does not exist)."""
     from neurok import SettingsError
 
-    for settings, message in (({"steps": 0}, "steps"), ({"batch": 0}, "batch"),
+    for settings, message in (({"steps": 0}, "steps"), ({"steps": float("nan")}, "steps"),
+                              ({"batch": 0}, "batch"),
                               ({"kl_weight": -0.1}, "kl_weight"), ({"lr": 0.0}, "lr")):  # fmt: skip
         with pytest.raises(SettingsError, match=message):
             TrainConfig(**settings)
