@@ -59,10 +59,11 @@ def _cmd_sim(args: argparse.Namespace) -> int:
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    from emu4d.pipeline import render_trajectory
-    from mpm.fileio import atomic_directory
+    from emu4d.pipeline import RENDER_OUTPUT_FILES, render_trajectory
+    from mpm.fileio import atomic_directory, check_output_directory
     from mpm.trajectory import Trajectory
 
+    check_output_directory(args.out, RENDER_OUTPUT_FILES)
     traj = Trajectory.load(args.trajectory)
     with atomic_directory(args.out) as tmp:
         files = render_trajectory(traj, tmp, _render_options(args), progress=not args.quiet)
@@ -123,13 +124,14 @@ def _cmd_neurok_train(args: argparse.Namespace) -> int:
 def _cmd_neurok_simulate(args: argparse.Namespace) -> int:
     import trimesh
 
-    from mpm.fileio import atomic_directory
+    from mpm.fileio import atomic_directory, check_output_directory
     from neurok.checkpoint import load
     from neurok.emulator import simulate
     from neurok.errors import MeshError
 
     if not Path(args.mesh).is_file():
         raise MeshError(f"no mesh file at {args.mesh}; give a closed mesh (OBJ, PLY, STL, ...).")
+    check_output_directory(args.out, ("trajectory.npz",))
     model = load(args.checkpoint)
     mesh = trimesh.load(args.mesh, force="mesh")
     mesh.apply_scale(args.scale / max(float(mesh.extents.max()), 1e-12))
@@ -152,11 +154,12 @@ def _cmd_neurok_simulate(args: argparse.Namespace) -> int:
 def _cmd_neurok_scene(args: argparse.Namespace) -> int:
     from emu4d.emulation import emulate_scene
     from emu4d.scene import load_scene
-    from mpm.fileio import atomic_directory
+    from mpm.fileio import atomic_directory, check_output_directory
     from neurok.checkpoint import load
 
     scene = load_scene(args.scene)
     options = _render_options(args) if args.render else None
+    check_output_directory(args.out, ("trajectory.npz",))
     traj = emulate_scene(scene, load(args.checkpoint), progress=not args.quiet)
     with atomic_directory(args.out) as tmp:
         traj.save(tmp / "trajectory.npz")
@@ -326,7 +329,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args.handler(args))
-    except (ConfigError, FileNotFoundError) as exc:  # bad input: fix the scene or the path
+    # bad input: fix the scene or the path (-o naming a file or a directory of other files)
+    except (ConfigError, FileNotFoundError, FileExistsError, NotADirectoryError) as exc:
         print(f"emu4d: error: {exc}", file=sys.stderr)
         return 2
     except (MPMError, OSError) as exc:  # the run or the writing failed

@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from emu4d.pipeline import RenderOptions, render_trajectory
+from emu4d.pipeline import SCENE_OUTPUT_FILES, RenderOptions, render_trajectory
 from emu4d.scene import SHAPES, ExportConfig, check_keys, read_toml, typed_values
 from mpm.config import build_dataclass, closest_key_hint
 from mpm.errors import ConfigError
-from mpm.fileio import atomic_directory
+from mpm.fileio import atomic_directory, check_output_directory
 
 _TABLES = ("hoi", "object", "export")
 
@@ -87,6 +87,7 @@ def run_hoi_scene(
     from emu4d.scene import build_shape
     from phygenhoi.hoi import HOIScene
 
+    check_output_directory(out_dir, SCENE_OUTPUT_FILES)
     shape = build_shape(config["object"]["shape"], "object", Path(config["base_dir"]))
     material = mpm.materials.from_dict(config["object"]["material"])
     scene = HOIScene(shape=shape, material=material, **config["hoi"])

@@ -13,9 +13,13 @@ import numpy as np
 
 import mpm
 from emu4d.scene import Scene
-from mpm.fileio import atomic_directory
+from mpm.fileio import atomic_directory, check_output_directory
 
 DEFAULT_PASSES = ("rgb", "depth", "mask", "flow")
+# Files every scene run writes at the top of its output directory, and every render: an
+# existing -o directory holding none of them is someone else's and is refused before the run.
+SCENE_OUTPUT_FILES = ("trajectory.npz", "metrics.json")
+RENDER_OUTPUT_FILES = ("contact_sheet.png", "render.npz", "labels.json")
 
 logger = logging.getLogger("emu4d.app")
 
@@ -103,6 +107,8 @@ def simulate_scene(
     """Run a scene and, when ``out_dir`` is given, write trajectory.npz, metrics.json, the
     export formats of ``[export]`` and, with ``render``, a rendered clip in ``render/``. The
     directory is replaced atomically: a failed run leaves an earlier output untouched."""
+    if out_dir is not None:
+        check_output_directory(out_dir, SCENE_OUTPUT_FILES)
     sim, run = scene.build()
     start = time.perf_counter()
     traj = sim.run(duration=run.duration, fps=run.fps, progress=progress)

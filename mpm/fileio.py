@@ -9,6 +9,8 @@ content or the new one is at the destination, nothing in between.
   temporary directory ``OUT.tmp-xxxxxxxx``; on success it replaces ``OUT`` (an existing ``OUT``
   is moved aside first and deleted only after the new one is in place).
 - :func:`atomic_write_bytes` / :func:`atomic_write_text` — convenience wrappers.
+- :func:`check_output_directory` — the same refusal as ``atomic_directory``'s, asked before a
+  long run rather than after it.
 
 Temporary names keep the destination's suffix (``.trajectory.tmp-1a2b3c4d.npz``) because some
 writers pick the format from the extension (USD) or append one if missing (``np.savez``).
@@ -21,10 +23,16 @@ import contextlib
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
-__all__ = ["atomic_directory", "atomic_path", "atomic_write_bytes", "atomic_write_text"]
+__all__ = [
+    "atomic_directory",
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "check_output_directory",
+]
 
 _MAX_NAME_ATTEMPTS = 100
 
@@ -111,17 +119,35 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
     except BaseException:
         _remove(tmp)
         raise
-    if path.is_dir():
-        existing = set(os.listdir(path))
-        if existing and not existing & set(os.listdir(tmp)):
-            _remove(tmp)
-            shown = ", ".join(sorted(existing)[:5]) + (", ..." if len(existing) > 5 else "")
-            raise FileExistsError(
-                f"{path} exists and holds none of the files this output writes ({shown}); "
-                "it was left untouched and nothing was written. Choose a new or empty "
-                "directory."
-            )
+    try:
+        check_output_directory(path, os.listdir(tmp))
+    except BaseException:
+        _remove(tmp)
+        raise
     _replace_directory(tmp, path)
+
+
+def check_output_directory(path: str | Path, names: Collection[str]) -> None:
+    """Raise if an output directory holding ``names`` may not replace ``path``.
+
+    The rule of :func:`atomic_directory`: ``path`` may be absent, an empty directory, or a
+    directory holding at least one entry named like one in ``names`` (an earlier output of the
+    same kind). A file at ``path`` raises NotADirectoryError, a directory of other files
+    FileExistsError. Commands call this with the names they are sure to write before a long
+    run, so that a wrong ``-o`` fails at once instead of after the work.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"cannot write directory {path}: a file with that name exists")
+    if not path.is_dir():
+        return
+    existing = set(os.listdir(path))
+    if existing and not existing & set(names):
+        shown = ", ".join(sorted(existing)[:5]) + (", ..." if len(existing) > 5 else "")
+        raise FileExistsError(
+            f"{path} exists and holds none of the files this output writes ({shown}); "
+            "it was left untouched and nothing was written. Choose a new or empty directory."
+        )
 
 
 def _replace_directory(src: Path, dst: Path) -> None:

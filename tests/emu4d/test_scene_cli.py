@@ -314,3 +314,61 @@ def test_missing_scene_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtur
     err = capsys.readouterr().err
     assert "no_such_scene.toml" in err and "not found" in err, err
     assert not out.exists()
+
+
+class _WorkStartedError(Exception):
+    """Raised by a stand-in for a command's first piece of real work."""
+
+
+def _refuse_work(*args: object, **kwargs: object) -> None:
+    raise _WorkStartedError("the command started its work")
+
+
+@pytest.mark.parametrize(
+    ("command", "work"),
+    [
+        (["sim", str(ASSETS_DIR / "scenes" / "jelly_drop.toml")], ("emu4d.scene", "Scene.build")),
+        (["hoi", str(ASSETS_DIR / "scenes" / "punch_jelly.toml")], ("emu4d.scene", "build_shape")),
+        (["render", "trajectory.npz"], ("mpm.trajectory", "Trajectory.load")),
+        (
+            ["neurok", "simulate", "--mesh", str(ASSETS_DIR / "meshes" / "bunny.obj")],
+            ("neurok.checkpoint", "load"),
+        ),
+        (
+            ["neurok", "scene", str(ASSETS_DIR / "scenes" / "plasticine_strike.toml")],
+            ("emu4d.emulation", "emulate_scene"),
+        ),
+    ],
+    ids=["sim", "hoi", "render", "neurok-simulate", "neurok-scene"],
+)
+def test_a_directory_of_other_files_is_refused_before_the_run(
+    command: list[str],
+    work: tuple[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`-o` naming a directory that holds none of the command's output files (a folder of the
+    user's notes) is refused with exit status 2 and a message saying why, before the
+    simulation, emulation or render starts (its first step is replaced by one that fails the
+    test), and the folder is left as it was, with nothing written beside it. A file at the
+    output path is refused the same way."""
+    import importlib
+
+    module_name, attribute = work
+    target = importlib.import_module(module_name)
+    owner_name, _, name = attribute.rpartition(".")
+    monkeypatch.setattr(getattr(target, owner_name) if owner_name else target, name, _refuse_work)
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "todo.txt").write_text("keep me")
+    assert main([*command, "-o", str(notes), "-q"]) == 2
+    assert "holds none of the files this output writes" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes"]
+    assert [p.name for p in notes.iterdir()] == ["todo.txt"]
+    assert (notes / "todo.txt").read_text() == "keep me"
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not a directory")
+    assert main([*command, "-o", str(a_file), "-q"]) == 2
+    assert "a file with that name exists" in capsys.readouterr().err
+    assert a_file.read_text() == "not a directory"
