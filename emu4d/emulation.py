@@ -5,6 +5,7 @@ impulses."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import mpm
@@ -60,12 +61,27 @@ def emulate_scene(scene: Scene, model: NeuROK, progress: bool = True) -> mpm.Tra
             )
     loads = [Load(force=tuple(f.force), start=f.start, end=f.end) for f in scene.forces]
     loads += [Load(impulse=tuple(i.impulse), start=i.time) for i in scene.impulses]
-    return simulate(
+    traj = simulate(
         model, shape.surface_mesh(), material=material, velocity=obj.velocity,
         angular_velocity=obj.angular_velocity, loads=loads, colliders=spheres,
         duration=scene.run.duration, fps=scene.run.fps, ground=ground, friction=friction,
         progress=progress,
     )  # fmt: skip
+    return _named_as_in_scene(traj, obj.name, material)
+
+
+def _named_as_in_scene(
+    traj: mpm.Trajectory, name: str, material: mpm.materials.Material
+) -> mpm.Trajectory:
+    """The emulated trajectory with the tracks named after the scene's object, as `emu4d sim`
+    names them (``<name>`` and ``<name>_surface``), and the object's material recorded, so
+    scripts and renders treat the two runs alike."""
+    tracks = {
+        name: dataclasses.replace(traj.tracks["object"], object_name=name),
+        f"{name}_surface": dataclasses.replace(traj.tracks["object_surface"], object_name=name),
+    }
+    metadata = {**traj.metadata, "objects": [{"name": name, "material": material.to_dict()}]}
+    return mpm.Trajectory(traj.times, tracks, traj.diagnostics, metadata)
 
 
 def _is_level_ground(plane: col.HalfSpace) -> bool:

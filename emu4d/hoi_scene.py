@@ -48,10 +48,15 @@ def load_hoi_scene(path: str | Path) -> dict[str, Any]:
                 f"Valid tables: {list(_TABLES)}."
             )
     hoi = dict(data.get("hoi", {}))
-    for reserved in ("shape", "material", "body"):
+    for reserved in ("shape", "material"):
         if reserved in hoi:
             raise ConfigError(f"[hoi].{reserved} belongs in the [object] table.")
-    check_keys(HOIScene, hoi, "[hoi]")
+    if "body" in hoi:
+        raise ConfigError(
+            "[hoi].body cannot be set in a scene file: the shipped procedural body acts. "
+            "From Python, pass HOIScene(body=phygenhoi.BodyModel(...))."
+        )
+    check_keys(HOIScene, hoi, "[hoi]", hidden=("shape", "material", "body"))
     if "action" not in hoi:
         raise ConfigError("[hoi].action is required (punch, kick, push or slap).")
     obj = dict(data.get("object", {}))

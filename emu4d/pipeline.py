@@ -13,6 +13,7 @@ import numpy as np
 
 import mpm
 from emu4d.scene import Scene
+from mpm.errors import ConfigError
 from mpm.fileio import atomic_directory, check_output_directory
 
 DEFAULT_PASSES = ("rgb", "depth", "mask", "flow")
@@ -34,6 +35,16 @@ class RenderOptions:
     passes: tuple[str, ...] = DEFAULT_PASSES
     png: bool = False
     shadows: bool = True
+
+    def __post_init__(self) -> None:
+        """Check everything here, so that a bad option fails before a long simulation."""
+        from video_bridge.camera import FRAMINGS
+        from video_bridge.renderer import check_passes, check_size
+
+        if self.camera not in FRAMINGS:
+            raise ConfigError(f"unknown camera path {self.camera!r}; use one of {FRAMINGS}.")
+        object.__setattr__(self, "size", check_size(self.size))
+        object.__setattr__(self, "passes", check_passes(self.passes))
 
 
 def render_trajectory(

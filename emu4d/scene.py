@@ -18,7 +18,7 @@ from typing import Any
 
 import mpm
 from mpm import colliders as col
-from mpm.config import build_dataclass, closest_key_hint
+from mpm.config import build_dataclass, check_types, closest_key_hint, require_positive
 from mpm.errors import ConfigError
 
 SHAPES: dict[str, type] = {
@@ -43,6 +43,10 @@ class RunConfig:
 
     duration: float = 1.0
     fps: float = 30.0
+
+    def __post_init__(self) -> None:
+        require_positive("[run].duration", self.duration, "s")
+        require_positive("[run].fps", self.fps, "frames/s")
 
 
 @dataclass(frozen=True)
@@ -125,15 +129,21 @@ class Scene:
         return sim, self.run
 
 
-def check_keys(fn: Any, values: Mapping[str, Any], where: str) -> None:
-    """Reject keys that are not parameters of ``fn`` (a class or function), naming the closest."""
-    names = [p for p in inspect.signature(fn).parameters if p not in ("self", "_frames")]
+def check_keys(
+    fn: Any, values: Mapping[str, Any], where: str, hidden: tuple[str, ...] = ()
+) -> None:
+    """Reject keys that are not parameters of ``fn`` (a class or function), naming the closest,
+    and values that do not fit the parameter's type (:func:`mpm.config.check_types`).
+    ``hidden`` parameters are not settable here and not offered."""
+    skip = ("self", "_frames", *hidden)
+    names = [p for p in inspect.signature(fn).parameters if p not in skip]
     for key in values:
         if key not in names:
             raise ConfigError(
                 f"unknown key {key!r} in {where}.{closest_key_hint(key, names)} "
                 f"Valid keys: {names}."
             )
+    check_types(fn, values, where)
 
 
 def _build_dataclass_call(fn: Any, values: Mapping[str, Any], where: str) -> Any:
@@ -209,22 +219,27 @@ def parse_scene(data: Mapping[str, Any], base_dir: str | Path = ".") -> Scene:
             )
     if not data.get("objects"):
         raise ConfigError("the scene has no [[objects]]; add at least one object.")
+    for name in ("simulator", "run", "export"):
+        if not isinstance(data.get(name, {}), Mapping):
+            raise ConfigError(f"{name} must be a table: write [{name}] above its keys.")
     objects = tuple(
         build_dataclass(ObjectConfig, o, where=f"objects[{i}]")
-        for i, o in enumerate(data["objects"])
+        for i, o in enumerate(_array_of_tables(data, "objects"))
     )
+    for obj in objects:
+        _check_object(obj)
     scene = Scene(
         simulator=dict(data.get("simulator", {})),
         run=build_dataclass(RunConfig, data.get("run", {}), where="[run]"),
         objects=objects,
-        colliders=tuple(dict(c) for c in data.get("colliders", [])),
+        colliders=tuple(dict(c) for c in _array_of_tables(data, "colliders")),
         forces=tuple(
             build_dataclass(ForceConfig, f, where=f"forces[{i}]")
-            for i, f in enumerate(data.get("forces", []))
+            for i, f in enumerate(_array_of_tables(data, "forces"))
         ),
         impulses=tuple(
             build_dataclass(ImpulseConfig, f, where=f"impulses[{i}]")
-            for i, f in enumerate(data.get("impulses", []))
+            for i, f in enumerate(_array_of_tables(data, "impulses"))
         ),
         export=build_dataclass(
             ExportConfig,
@@ -235,6 +250,28 @@ def parse_scene(data: Mapping[str, Any], base_dir: str | Path = ".") -> Scene:
     )
     _validate_references(scene)
     return scene
+
+
+def _array_of_tables(data: Mapping[str, Any], name: str) -> list[Mapping[str, Any]]:
+    """``data[name]`` as a list of tables; a single ``[name]`` table is refused, not iterated."""
+    entries = data.get(name, [])
+    if isinstance(entries, Mapping) or not isinstance(entries, list):
+        raise ConfigError(
+            f"{name} must be a list of tables: write [[{name}]] (two brackets) above each entry."
+        )
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, Mapping):
+            raise ConfigError(f"{name}[{i}] must be a table of keys and values, got {entry!r}.")
+    return entries
+
+
+def _check_object(obj: ObjectConfig) -> None:
+    """Refuse an object whose material is neither a preset name nor a table."""
+    if not isinstance(obj.material, (str, Mapping)):
+        raise ConfigError(
+            f"object {obj.name!r}: material must be a preset name (\"jelly\") or a table such "
+            f'as {{ type = "Elastic", E = 5e4, nu = 0.3, density = 1000 }}, got {obj.material!r}.'
+        )
 
 
 def load_scene(path: str | Path) -> Scene:
@@ -262,3 +299,7 @@ def read_toml(path: str | Path, hint: str) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"{path} is not a text file; a scene is a TOML text file ({hint})."
+        ) from None

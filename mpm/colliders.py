@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from kernels import ColliderSpec, MeshColliderSpec
-from mpm.config import as_vec3, require_positive
+from mpm.config import as_vec3, build_dataclass, require_positive
 from mpm.errors import ConfigError
 from mpm.rotation import (
     axis_angle_quat,
@@ -92,7 +92,10 @@ class Collider:
         name = type(self).__name__
         for attr in ("center", "rotation", "velocity", "angular_velocity"):
             object.__setattr__(self, attr, as_vec3(f"{name}.{attr}", getattr(self, attr)))
-        frames = tuple(k if isinstance(k, Keyframe) else Keyframe(**k) for k in self.keyframes)
+        frames = tuple(
+            k if isinstance(k, Keyframe) else build_dataclass(Keyframe, k, f"{name}.keyframes[{i}]")
+            for i, k in enumerate(self.keyframes)
+        )
         times = [k.time for k in frames]
         if any(b <= a for a, b in itertools.pairwise(times)):
             raise ConfigError(f"{name}.keyframes: times must increase strictly, got {times}.")

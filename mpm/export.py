@@ -484,6 +484,10 @@ def export_glb(
     Trajectory metadata is kept in ``asset.extras.emu4d``. ``colors`` maps track -> RGB in
     [0, 1] (default: palette). ``progress`` is accepted for a uniform exporter signature.
     """
+    if Path(path).suffix.lower() != ".glb":
+        raise TrajectoryError(
+            f"GLB export writes one file and needs a .glb file name, got {Path(path).name!r}"
+        )
     chosen = _select(traj, tracks, "glb")
     if interpolation not in ("STEP", "LINEAR"):
         raise TrajectoryError(f"interpolation must be 'STEP' or 'LINEAR', got {interpolation!r}")

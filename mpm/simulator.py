@@ -36,12 +36,20 @@ from kernels import (
 from kernels.interface import TRANSFERS
 from mpm.colliders import MODES, Collider, HalfSpace, MeshCollider
 from mpm.config import as_vec3, closest_key_hint, require_positive
-from mpm.errors import BackendError, ConfigError, DomainError, SimulationError, StabilityError
+from mpm.errors import (
+    BackendError,
+    ConfigError,
+    DomainError,
+    SimulationError,
+    StabilityError,
+    TrajectoryError,
+)
 from mpm.forces import Force, Impulse
 from mpm.materials import Material
 from mpm.recorder import FrameRecorder
+from mpm.rotation import quat_to_matrix
 from mpm.shapes import SampledShape, Shape
-from mpm.trajectory import Trajectory
+from mpm.trajectory import Trajectory, check_name
 
 logger = logging.getLogger("emu4d.mpm")
 
@@ -161,6 +169,8 @@ class Simulator:
             )
         self.backend_name = backend
         self.device = device
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ConfigError(f"seed must be a whole number >= 0, got {seed!r}.")
         self.seed = int(seed)
         if int(particles_per_cell) != particles_per_cell or not 1 <= particles_per_cell <= 64:
             raise ConfigError(
@@ -224,6 +234,22 @@ class Simulator:
             raise ConfigError(
                 f"object name {name!r} must be a non-empty string not used before "
                 f"(existing: {sorted(self.objects)})."
+            )
+        try:  # it names tracks, and so files and folders of the exports
+            check_name(name, "object")
+        except TrajectoryError as exc:
+            raise ConfigError(str(exc)) from None
+        taken = {n for other in self.objects for n in (other, f"{other}_surface")}
+        if name in taken or f"{name}_surface" in self.objects:
+            raise ConfigError(
+                f"object name {name!r} would clash with the tracks of the objects "
+                f"{sorted(self.objects)}: each object records a track of its own name and "
+                f"one named '<name>_surface'. Rename it."
+            )
+        if not isinstance(shape, Shape):
+            raise ConfigError(
+                f"object {name!r}: shape must be an mpm shape (e.g. mpm.Box(size=(0.1, 0.1, "
+                f"0.1), center=(0, 0, 0.2))), got {shape!r}."
             )
         if not isinstance(material, Material):
             raise ConfigError(
@@ -388,6 +414,7 @@ class Simulator:
     def _start(self) -> None:
         if not self.objects:
             raise ConfigError("add at least one object (sim.add_object) before run().")
+        self._check_placement()
         if self.fixed_dt is not None:
             bound = self.stable_dt(self._initial_speed())
             if self.fixed_dt > bound:
@@ -412,6 +439,41 @@ class Simulator:
         self._kernels.load_tracers(tracer_x)
         self._state = particles
         self._tracers = tracer_x
+
+    def _check_placement(self) -> None:
+        """Refuse an object that starts inside a half-space (the ground), and warn when two
+        objects overlap: MPM would fuse their overlap into one body of summed density."""
+        tolerance = 0.5 * self.dx  # half a cell: a mesh set a few mm into the ground still runs
+        for index, collider in enumerate(self.colliders):
+            if not isinstance(collider, HalfSpace):
+                continue
+            pose = collider.pose_at(0.0)
+            normal = quat_to_matrix(pose.quat)[:, 2]
+            for obj in self.objects.values():
+                depth = (obj.sample.positions - pose.position) @ normal
+                if depth.min() < -tolerance:
+                    share = float(np.mean(depth < 0.0))
+                    raise DomainError(
+                        f"object {obj.name!r} starts {-depth.min():.3g} m inside collider "
+                        f"{index} (a half-space, e.g. the ground, through "
+                        f"{np.round(pose.position, 4).tolist()} with normal "
+                        f"{np.round(normal, 4).tolist()}); {share:.0%} of its particles are "
+                        f"below it. Move the object {-depth.min():.3g} m along the normal "
+                        "(raise its center), or lower the ground."
+                    )
+        objects = list(self.objects.values())
+        for i, a in enumerate(objects):
+            for b in objects[i + 1 :]:
+                for inner, outer in ((b, a), (a, b)):
+                    share = float(np.mean(outer.shape.contains(inner.sample.positions)))
+                    if share > 0.01:
+                        logger.warning(
+                            "objects %r and %r overlap: %.0f%% of %r's particles lie inside "
+                            "%r, and MPM fuses the overlap into one body of summed density. "
+                            "Separate them unless that is intended.",
+                            a.name, b.name, 100 * share, inner.name, outer.name,
+                        )
+                        break
 
     def _initial_speed(self) -> float:
         speeds = [0.0]
@@ -452,8 +514,8 @@ class Simulator:
         Raises:
             SimulationError: NaN or a particle leaving the grid (names object and frame).
         """
-        require_positive("duration", duration, "s")
-        require_positive("fps", fps, "1/s")
+        duration = require_positive("duration", duration, "s")
+        fps = require_positive("fps", fps, "1/s")
         num_frames = round(duration * fps)
         if num_frames < 1:
             raise ConfigError(f"duration={duration} s at fps={fps} gives no frame; lengthen it.")

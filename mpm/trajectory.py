@@ -36,7 +36,7 @@ import numpy as np
 from mpm.errors import TrajectoryError, TrajectoryNotFoundError
 from mpm.fileio import atomic_path
 
-__all__ = ["EXPORT_FORMATS", "FORMAT_VERSION", "Track", "Trajectory"]
+__all__ = ["EXPORT_FORMATS", "FORMAT_VERSION", "Track", "Trajectory", "check_name"]
 
 FORMAT_VERSION = "emu4d.trajectory/1"
 """Identifier written into every trajectory file; bumped on incompatible layout changes."""
@@ -48,7 +48,7 @@ _FORMAT_FAMILY = FORMAT_VERSION.split("/")[0] + "/"
 _FORBIDDEN_NAME_CHARS = frozenset("/\\\0")
 
 
-def _check_name(name: object, what: str) -> str:
+def check_name(name: object, what: str) -> str:
     """A track / attribute / diagnostic name usable as an npz key and a file name."""
     if not isinstance(name, str) or not name:
         raise TrajectoryError(f"{what} name must be a non-empty string, got {name!r}")
@@ -58,6 +58,13 @@ def _check_name(name: object, what: str) -> str:
             "'.' or '..', contain '/', '\\\\' or NUL, or start/end with whitespace"
         )
     return name
+
+
+class _Tracks(dict):
+    """The tracks of a trajectory: a dict whose missing key names the closest track."""
+
+    def __missing__(self, name: str) -> Track:
+        raise KeyError(f"no track {name!r}.{_closest(str(name), self)} Tracks: {list(self)}.")
 
 
 def _closest(name: str, choices: Iterable[str]) -> str:
@@ -178,7 +185,7 @@ class Track:
 
         attributes: dict[str, np.ndarray] = {}
         for key, value in dict(self.attributes).items():
-            _check_name(key, "Track attribute")
+            check_name(key, "Track attribute")
             arr = np.asarray(value)
             if arr.dtype.kind not in "biuf":
                 raise TrajectoryError(
@@ -279,9 +286,9 @@ class Trajectory:
 
         if not isinstance(self.tracks, Mapping):
             raise TrajectoryError(f"Trajectory.tracks must be a dict, got {type(self.tracks)}")
-        tracks: dict[str, Track] = {}
+        tracks: dict[str, Track] = _Tracks()
         for name, track in self.tracks.items():
-            _check_name(name, "track")
+            check_name(name, "track")
             if not isinstance(track, Track):
                 raise TrajectoryError(
                     f"Trajectory.tracks[{name!r}] must be a Track, got {type(track).__name__}"
@@ -296,7 +303,7 @@ class Trajectory:
 
         diagnostics: dict[str, np.ndarray] = {}
         for name, value in dict(self.diagnostics).items():
-            _check_name(name, "diagnostic")
+            check_name(name, "diagnostic")
             arr = np.asarray(value)
             if arr.dtype.kind not in "biuf":
                 raise TrajectoryError(
@@ -471,8 +478,9 @@ class Trajectory:
         try:
             archive = np.load(path, allow_pickle=False)
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-            raise TrajectoryError(
-                f"{path} is not an emu4d trajectory (.npz written by Trajectory.save): {exc}"
+            raise TrajectoryError(  # numpy's own text may advise unsafe (pickle) loading
+                f"{path} is not an emu4d trajectory (.npz written by Trajectory.save): it "
+                f"cannot be read as a NumPy .npz archive ({type(exc).__name__})."
             ) from exc
         if not isinstance(archive, np.lib.npyio.NpzFile):
             raise TrajectoryError(
@@ -494,7 +502,9 @@ class Trajectory:
             try:
                 return archive[key]
             except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-                raise TrajectoryError(f"{path}: cannot read entry {key!r}: {exc}") from exc
+                # an object array: NumPy's text would advise unsafe (pickle) loading
+                detail = "it holds Python objects" if "pickle" in str(exc) else str(exc)
+                raise TrajectoryError(f"{path}: cannot read entry {key!r}: {detail}") from exc
 
         if "__format__" not in keys:
             shown = sorted(keys)[:8]

@@ -61,9 +61,9 @@ def load(path: str | Path | None = None) -> NeuROK:
     except CheckpointError:
         raise
     except Exception as error:  # torch raises many types for truncated or foreign files
-        raise CheckpointError(
-            f"{path} is not a readable NeuROK checkpoint ({type(error).__name__}: {error}); "
-            f"retrain it with `{REPRODUCE}`."
+        raise CheckpointError(  # torch's own text advises unsafe loading: not repeated
+            f"{path} is not a readable NeuROK checkpoint ({type(error).__name__}; a checkpoint "
+            f"is the .pt file `emu4d neurok train` writes); retrain it with `{REPRODUCE}`."
         ) from error
     model.info = dict(payload.get("info", {}))  # type: ignore[attr-defined]
     return model.eval()

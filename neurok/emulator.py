@@ -211,6 +211,25 @@ def on_one_torch_thread(function: Callable) -> Callable:
     return wrapper
 
 
+def _check_above_ground(
+    rest_mesh: trimesh.Trimesh,
+    observed: tuple[np.ndarray, np.ndarray] | None,
+    ground: float,
+    diagonal: float,
+) -> None:
+    """Refuse a body that starts sunk into the floor: its contact spring would launch it."""
+    lowest = float(rest_mesh.bounds[0][2])
+    what = "the rest mesh"
+    if observed is not None and np.ndim(observed[0]) == 2 and np.shape(observed[0])[1] == 3:
+        lowest, what = float(np.min(np.asarray(observed[0])[:, 2])), "the observed state"
+    if lowest < ground - 0.01 * diagonal:
+        raise SettingsError(
+            f"simulate: {what} reaches {ground - lowest:.3g} m below the ground (height "
+            f"{ground} m); the floor's spring would throw it out. Place the body on or above "
+            "the ground, or set ground=None for no floor."
+        )
+
+
 @on_one_torch_thread
 def simulate(
     model: NeuROK,
@@ -273,7 +292,8 @@ def simulate(
         SettingsError: a non-positive duration, fps, dt or contact omega, or a negative
             friction, contact damping (it would feed energy in) or number of contact points;
             a collider that is not a sphere; a material the emulator does not model (sand,
-            snow, a fluid) or a misspelt material key.
+            snow, a fluid) or a misspelt material key; a body that starts more than 1 % of its
+            diagonal below the ground.
     """
     params = MaterialParams.of(material) if material is not None else MaterialParams()
     diagonal = float(np.linalg.norm(rest_mesh.bounds[1] - rest_mesh.bounds[0]))
@@ -297,6 +317,8 @@ def simulate(
         values = np.asarray(vector, dtype=np.float64)
         if values.shape != (3,) or not np.isfinite(values).all():
             raise SettingsError(f"simulate: {name} must be 3 finite numbers, got {vector}.")
+    if ground is not None:
+        _check_above_ground(rest_mesh, observed, float(ground), diagonal)
     spheres = None
     if colliders:  # the floor's law around each ball, softer (plasticine: inelastic)
         plastic = params.yield_stress > 0

@@ -191,7 +191,8 @@ def make_action(
         raise ActionError(f"approach_speed must be positive [m/s], got {approach_speed!r}.")
     if not contact_time > 0.2:
         raise ActionError(
-            f"contact_time={contact_time} s leaves no time to wind up; use at least 0.3 s."
+            f"contact_time={contact_time} s leaves no time to wind up; use more than 0.2 s "
+            "(how much more depends on the action and approach_speed; the default is 0.8 s)."
         )
     duration = contact_time + 0.7 if duration is None else float(duration)
     if duration < contact_time + 0.2:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,7 @@ import numpy as np
 import trimesh
 
 import mpm
+from mpm.config import require_positive
 from phygenhoi.actions import ActionMotion, check_action, make_action
 from phygenhoi.attraction import AttractionResult, attract
 from phygenhoi.body import BodyModel
@@ -121,22 +122,43 @@ class HOIScene:
     ) -> None:
         self.effector = check_action(action, effector)
         self.action = action
+        if not isinstance(shape, mpm.Shape):
+            raise SceneError(f"shape must be an mpm shape (e.g. mpm.Box(...)), got {shape!r}.")
         self.shape = shape
+        if isinstance(material, (str, Mapping)):  # a preset name or a material table
+            material = mpm.materials.from_dict(material)
+        if not isinstance(material, mpm.materials.Material):
+            raise SceneError(
+                f"material must be an mpm material or a preset name ('jelly'), got {material!r}."
+            )
         self.material = material
         self.body = body or BodyModel()
-        self.contact_time = float(contact_time)
-        self.approach_speed = float(approach_speed)
-        self.duration = self.contact_time + 0.8 if duration is None else float(duration)
-        self.fps = float(fps)
-        self.dx = float(dx)
+        self.contact_time = require_positive("contact_time", contact_time, "s")
+        self.approach_speed = require_positive("approach_speed", approach_speed, "m/s")
+        self.duration = (
+            self.contact_time + 0.8
+            if duration is None
+            else require_positive("duration", duration, "s")
+        )
+        self.fps = require_positive("fps", fps, "frames/s")
+        self.dx = require_positive("dx", dx, "m", "Typical: 0.01-0.03 m.")
         self.ground = float(ground)
-        face = np.asarray(facing, dtype=np.float64)[:2]
+        if not np.isfinite(self.ground):
+            raise SceneError(f"ground must be a finite height [m], got {ground!r}.")
+        face = np.asarray(facing, dtype=np.float64)
         if face.shape != (2,) or not np.isfinite(face).all() or np.linalg.norm(face) < 1e-9:
-            raise ActionError(f"facing must be a horizontal direction (x, y), got {facing!r}.")
+            raise ActionError(
+                f"facing must be a horizontal direction of 2 numbers (x, y), got {facing!r}."
+            )
         self.facing = np.array([*(face / np.linalg.norm(face)), 0.0])
-        self.target_height = target_height
         self.use_attraction = attraction
+        if not isinstance(attraction, bool):
+            raise SceneError(f"attraction must be True or False, got {attraction!r}.")
         self.friction = float(friction)
+        if not (np.isfinite(self.friction) and self.friction >= 0.0):
+            raise SceneError(f"friction must be >= 0 (Coulomb coefficient), got {friction!r}.")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise SceneError(f"seed must be a whole number >= 0, got {seed!r}.")
         self.seed = int(seed)
         if settle_time < 0:
             raise ActionError(f"settle_time must be >= 0 [s], got {settle_time}.")
@@ -151,6 +173,12 @@ class HOIScene:
                 f"the object reaches below the ground ({low[2]:.3f} < {ground} m); "
                 "raise it so it rests on the ground."
             )
+        if target_height is not None and not low[2] <= target_height <= high[2]:
+            raise ActionError(
+                f"target_height={target_height!r} m is not on the object, which spans heights "
+                f"{low[2]:.3f}..{high[2]:.3f} m; aim within that range (None: its centre)."
+            )
+        self.target_height = target_height
         self.domain = None if domain is None else _check_domain(domain, low, high, ground)
 
     def _target(self) -> np.ndarray:

@@ -18,7 +18,10 @@ import numpy as np
 from mpm.trajectory import Trajectory
 from video_bridge.errors import CameraError
 
-__all__ = ["Camera", "CameraPath"]
+__all__ = ["FRAMINGS", "Camera", "CameraPath"]
+
+# the automatic camera paths of CameraPath.framing (and of `--camera` on the command line)
+FRAMINGS = ("orbit", "static", "dolly", "follow")
 
 
 def _vec3(name: str, value: Sequence[float]) -> np.ndarray:
@@ -324,6 +327,4 @@ class CameraPath:
         if kind == "follow":
             name = (list(tracks) if tracks else list(traj.tracks))[0]
             return cls.follow(traj, name, (0.0, -radius, height), fov_y=fov_y, size=size)
-        raise CameraError(
-            f"unknown camera path {kind!r}; use 'static', 'orbit', 'dolly' or 'follow'."
-        )
+        raise CameraError(f"unknown camera path {kind!r}; use one of {FRAMINGS}.")

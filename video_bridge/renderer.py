@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from os import PathLike
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,8 @@ from video_bridge.gl import get_context
 logger = logging.getLogger("emu4d.video_bridge")
 
 PASSES = ("rgb", "depth", "mask", "normals", "flow")
+# image sides [px]: below 16 the automatic framing and the contact sheet's labels lose meaning
+MIN_IMAGE_SIDE, MAX_IMAGE_SIDE = 16, 8192
 BACKGROUND_ID = 0
 _PALETTE = (
     (0.90, 0.35, 0.30),
@@ -135,13 +138,38 @@ def _splat_camera(camera: Camera) -> dict[str, Any]:
 
 def check_passes(passes: Sequence[str]) -> tuple[str, ...]:
     """Validate pass names; raises RenderError naming the unknown ones."""
+    if isinstance(passes, str):  # "rgb,depth" as on the command line, or one pass
+        passes = [p.strip() for p in passes.split(",") if p.strip()]
     passes = tuple(passes)
+    if not passes:
+        raise RenderConfigError(f"no render pass given; choose from {PASSES}.")
     unknown = [p for p in passes if p not in PASSES]
-    if unknown or not passes:
-        raise RenderConfigError(
-            f"unknown render pass(es) {unknown or passes}; valid passes: {PASSES}."
-        )
+    if unknown:
+        raise RenderConfigError(f"unknown render pass(es) {unknown}; valid passes: {PASSES}.")
     return passes
+
+
+def check_size(size: Any) -> tuple[int, int]:
+    """Validate an image size (width, height) [px]; raises RenderConfigError saying why."""
+    try:
+        width, height = size
+    except (TypeError, ValueError):
+        raise RenderConfigError(
+            f"image size must be a pair (width, height) in pixels, e.g. (512, 512), got {size!r}."
+        ) from None
+    whole = [
+        (isinstance(v, (int, np.integer)) and not isinstance(v, bool))
+        or (isinstance(v, (float, np.floating)) and float(v).is_integer())
+        for v in (width, height)
+    ]
+    if not all(whole):
+        raise RenderConfigError(f"image size must be whole numbers of pixels, got {size!r}.")
+    if not all(MIN_IMAGE_SIDE <= side <= MAX_IMAGE_SIDE for side in (width, height)):
+        raise RenderConfigError(
+            f"image size must be within {MIN_IMAGE_SIDE}..{MAX_IMAGE_SIDE} px on each side, "
+            f"got {size!r}."
+        )
+    return int(width), int(height)
 
 
 # default colours by constitutive model, so that sand looks like sand and water like water
@@ -231,10 +259,7 @@ class Renderer:
     ) -> None:
         """``shadow_map``: light depth-map resolution [texels]; default twice the larger image
         side, within 512..2048, so a shadow texel is about half an image pixel."""
-        width, height = int(size[0]), int(size[1])
-        if width < 1 or height < 1 or width > 8192 or height > 8192:
-            raise RenderConfigError(f"image size must be within 1..8192 px, got {size}.")
-        self.size = (width, height)
+        self.size = width, height = check_size(size)
         self.shadows = bool(shadows)
         self.ctx = ctx = get_context()
         import moderngl
@@ -601,7 +626,7 @@ def _check_visible(camera: Camera, low: np.ndarray, high: np.ndarray) -> None:
 
 
 def render(
-    traj: Trajectory,
+    traj: Trajectory | str | PathLike,
     camera_path: CameraPath | str | None = None,
     size: tuple[int, int] = (512, 512),
     passes: Sequence[str] = PASSES,
@@ -614,8 +639,17 @@ def render(
 ) -> RenderResult:
     """Render ``traj`` along ``camera_path`` (a CameraPath, or "orbit" / "static" / "dolly" /
     "follow" for an automatic framing) at ``size`` = (width, height) pixels. Sphere, box and
-    capsule colliders recorded in the metadata are drawn in grey (``show_colliders``)."""
+    capsule colliders recorded in the metadata are drawn in grey (``show_colliders``).
+    ``traj`` may also be the path of a saved trajectory, ``passes`` a comma-separated text."""
     passes = check_passes(passes)
+    size = check_size(size)
+    if isinstance(traj, (str, PathLike)):
+        traj = Trajectory.load(traj)
+    if not isinstance(traj, Trajectory):
+        raise RenderConfigError(
+            f"render takes an mpm.Trajectory or the path of a trajectory.npz, got "
+            f"{type(traj).__name__}."
+        )
     if traj.num_frames == 0 or not traj.tracks:
         raise RenderError("the trajectory is empty (no frames or no tracks): nothing to render.")
     names = list(tracks) if tracks is not None else default_tracks(traj)
@@ -633,4 +667,12 @@ def render(
         renderer.release()
 
 
-__all__ = ["PASSES", "RenderResult", "Renderer", "default_tracks", "render"]
+__all__ = [
+    "PASSES",
+    "RenderResult",
+    "Renderer",
+    "check_passes",
+    "check_size",
+    "default_tracks",
+    "render",
+]

@@ -28,7 +28,7 @@ def test_scene_forces_and_impulses_change_the_momentum_they_should() -> None:
                                        "time": 0.2}]})  # fmt: skip
     mass = mpm.materials.from_dict("jelly").density * 0.1**3
     traj = emulate_scene(scene, neurok.load(), progress=False)
-    centre = traj.tracks["object"].positions.astype(np.float64).mean(axis=1)
+    centre = traj.tracks["cube"].positions.astype(np.float64).mean(axis=1)
     velocity = (centre[-1] - centre[-2]) * 50
     np.testing.assert_allclose(velocity[:2], [0.3 / mass, 0.2 / mass], rtol=0.02)
 

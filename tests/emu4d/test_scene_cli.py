@@ -108,6 +108,16 @@ def test_hoi_scene_typo_names_closest_key(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="Did you mean 'contact_time'"):
         load_hoi_scene(bad)
+    with pytest.raises(ConfigError) as error:
+        load_hoi_scene(bad)
+    valid = str(error.value).split("Valid keys")[1]
+    assert "'body'" not in valid and "'shape'" not in valid, valid  # not settable in [hoi]
+    bad.write_text(bad.read_text().replace("contact_tme = 0.8", 'body = "smpl"'))
+    with pytest.raises(ConfigError, match="cannot be set in a scene file"):
+        load_hoi_scene(bad)
+    bad.write_text(bad.read_text().replace('body = "smpl"', 'attraction = "false"'))
+    with pytest.raises(ConfigError, match="attraction must be true or false"):
+        load_hoi_scene(bad)
 
 
 @pytest.mark.parametrize("path", SHIPPED_SCENES, ids=lambda p: p.stem)
@@ -167,6 +177,124 @@ def test_unknown_key_names_closest_valid_key(case: str, tmp_path: Path) -> None:
         load_scene(path).build()
     message = str(info.value)
     assert f"Did you mean {suggestion!r}" in message, message
+
+
+WRONG_TYPES = {
+    # case: (text in SMALL_SCENE, replacement, what the message must say)
+    "quoted number": ("duration = 0.2", 'duration = "0.2"', "duration must be a number"),
+    "quoted seed": ("seed = 7", 'seed = "7"', "seed must be a whole number"),
+    "word for a number": ("friction = 0.5", 'friction = "high"', "friction must be a number"),
+    "text for a list": ('formats = ["npz", "obj", "ply"]', 'formats = "ply"', "list of texts"),
+    "short vector": ("velocity = [0.1, 0.0, 0.0]", "velocity = [0.1, 0.0]", "list of 3"),
+    "number for a material": ('material = "jelly"', "material = 5", "preset name"),
+    "missing material": ('material = "jelly"\n', "", "needs 'material'"),
+    "one table for a list": ("[[objects]]", "[objects]", r"write \[\[objects\]\]"),
+    "negative seed": ("seed = 7", "seed = -1", "seed must be a whole number >= 0"),
+    "zero duration": ("duration = 0.2", "duration = 0", "duration must be positive"),
+    "keyframe typo": (
+        '[[colliders]]\ntype = "ground"',
+        '[[colliders]]\ntype = "sphere"\nradius = 0.02\n'
+        "keyframes = [{ time = 0.0, positon = [0.0, 0.0, 0.25] }]\n\n"
+        '[[colliders]]\ntype = "ground"',
+        "Did you mean 'position'",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(WRONG_TYPES))
+def test_a_value_of_the_wrong_kind_is_refused_naming_its_key(case: str, tmp_path: Path) -> None:
+    """A value of the wrong kind (a quoted number, a text where a list or a table belongs, a
+    vector of the wrong length, a missing required key, a misspelt keyframe key) is refused
+    with ConfigError naming the key, when the scene is read and built, before anything runs.
+    Before, these failed deep inside with a bare TypeError or ValueError, were split into
+    characters ("unknown export format 'p'") or were taken silently ("0.04" as a number)."""
+    old, new, message = WRONG_TYPES[case]
+    assert old in SMALL_SCENE, old
+    path = _write(tmp_path / "wrong.toml", _edited(old, new))
+    with pytest.raises(ConfigError, match=message):
+        load_scene(path).build()
+
+
+def test_a_file_that_is_not_text_is_refused_as_a_scene(tmp_path: Path) -> None:
+    """Passing a binary file (a trajectory.npz) as the scene gives a ConfigError saying a
+    scene is a TOML text file, not a UnicodeDecodeError."""
+    path = tmp_path / "trajectory.npz"
+    path.write_bytes(b"PK\x03\x04\xff\xfe\x00binary")
+    with pytest.raises(ConfigError, match="not a text file"):
+        load_scene(path)
+
+
+def test_an_object_inside_the_ground_is_refused_and_an_overlap_is_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An object that starts 2 cm into the ground (the domain reaching below it) was
+    simulated half-buried and frozen; it is now refused (DomainError, exit status 2) with the
+    depth and the collider named, before the run. An object resting on the ground is taken
+    (the small scene's cube, 6 cm up, runs elsewhere in this file). Two objects that overlap
+    (MPM fuses them) are reported with a warning; two that only touch are not."""
+    buried = _edited("domain_min = [-0.2, -0.2, -0.04]", "domain_min = [-0.2, -0.2, -0.2]")
+    buried = buried.replace("center = [0.0, 0.0, 0.1]", "center = [0.0, 0.0, 0.02]")
+    path = _write(tmp_path / "buried.toml", buried)
+    sim, _ = load_scene(path).build()
+    with pytest.raises(mpm.errors.DomainError, match=r"starts 0\.0\d+ m inside collider 0"):
+        sim.initialize()
+    assert main(["sim", str(path), "-o", str(tmp_path / "out"), "-q"]) == 2
+    assert not (tmp_path / "out").exists()
+
+    def cubes(second_x: float) -> mpm.Simulator:
+        sim = mpm.Simulator(domain_min=(-0.3, -0.3, 0.0), domain_max=(0.3, 0.3, 0.4), dx=0.02)
+        for name, x in (("a", 0.0), ("b", second_x)):
+            sim.add_object(name, mpm.Box(size=(0.1, 0.1, 0.1), center=(x, 0.0, 0.2)),
+                           mpm.materials.preset("jelly"))  # fmt: skip
+        return sim
+
+    with caplog.at_level("WARNING", logger="emu4d.mpm"):
+        cubes(0.1)._check_placement()  # touching faces
+        assert "overlap" not in caplog.text
+        cubes(0.05)._check_placement()  # half of b inside a
+        assert "objects 'a' and 'b' overlap: 50% of 'b'" in caplog.text, caplog.text
+
+
+def test_object_names_that_would_clash_as_tracks_or_files_are_refused() -> None:
+    """An object records the tracks <name> and <name>_surface, and exports use the names as
+    file and folder names: "cube" next to "cube_surface" (one track silently replaced the
+    other) and names with a '/' are refused by add_object with a ConfigError."""
+    jelly = mpm.materials.preset("jelly")
+    for first, second in (("cube", "cube_surface"), ("cube_surface", "cube")):
+        sim = mpm.Simulator(domain_min=(-0.3, -0.3, 0.0), domain_max=(0.3, 0.3, 0.4), dx=0.02)
+        sim.add_object(first, mpm.Box(size=(0.1, 0.1, 0.1), center=(-0.1, 0.0, 0.2)), jelly)
+        with pytest.raises(ConfigError, match="clash with the tracks"):
+            sim.add_object(second, mpm.Box(size=(0.1, 0.1, 0.1), center=(0.1, 0.0, 0.2)), jelly)
+    with pytest.raises(ConfigError, match="not allowed"):
+        sim.add_object("a/b", mpm.Box(size=(0.1, 0.1, 0.1), center=(0.1, 0.0, 0.2)), jelly)
+    with pytest.raises(ConfigError, match="shape must be an mpm shape"):
+        sim.add_object("c", "box", jelly)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [["--passes", "rgb,dept"], ["--passes="], ["--size", "8x8"], ["--size", "9000x512"]],
+    ids=["misspelt pass", "no pass", "tiny size", "huge size"],
+)
+def test_bad_render_options_are_refused_before_the_simulation(
+    options: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`emu4d sim --render` with a misspelt or empty pass list, or an image size outside
+    16..8192 px, exits with status 2 and says why before the simulation starts (it used to
+    run the whole simulation first; `emu4d hoi` renders by default, so a typo there cost
+    the full run)."""
+    import emu4d.scene
+
+    monkeypatch.setattr(emu4d.scene.Scene, "build", _refuse_work)
+    path = _write(tmp_path / "scene.toml", SMALL_SCENE)
+    out = tmp_path / "out"
+    assert main(["sim", str(path), "-o", str(out), "-q", "--render", *options]) == 2
+    err = capsys.readouterr().err
+    assert "render pass" in err or "image size" in err, err
+    assert not out.exists()
 
 
 def test_cli_reports_typo_with_suggestion(

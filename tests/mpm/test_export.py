@@ -202,6 +202,15 @@ def test_an_output_never_replaces_a_directory_of_other_files(tmp_path: Path) -> 
     assert sorted(p.name for p in empty.iterdir()) == ["a.txt"]
 
 
+def test_glb_export_needs_a_glb_file_name(traj: Trajectory, tmp_path: Path) -> None:
+    """A GLB export is one file: `export("glb", "out/glb")` wrote a file named "glb" with no
+    extension (where "obj" makes a folder); it is refused, as USD refuses a name without its
+    extension, and nothing is written."""
+    with pytest.raises(TrajectoryError, match=r"needs a \.glb file name"):
+        traj.export("glb", tmp_path / "glb")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_failed_glb_export_keeps_the_previous_file(
     traj: Trajectory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

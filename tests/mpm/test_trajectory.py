@@ -343,3 +343,34 @@ def test_save_revalidates_edited_fields(tmp_path: Path) -> None:
     with pytest.raises(TrajectoryError, match="track 'late' has 4 frames"):
         traj.save(tmp_path / "t.npz")
     assert not list(tmp_path.iterdir()), "nothing is written for an invalid trajectory"
+
+
+def test_a_missing_track_is_named_with_the_closest_one() -> None:
+    """traj.tracks["cbe"] raises a KeyError that suggests the closest track and lists them
+    (a plain dict's KeyError said only 'cbe')."""
+    traj = make_trajectory()
+    name = next(iter(traj.tracks))
+    with pytest.raises(KeyError, match=f"Did you mean {name!r}"):
+        traj.tracks[name[:-1]]
+    assert traj.tracks[name] is traj.tracks.get(name)
+
+
+def test_an_unreadable_file_is_refused_without_advising_unsafe_loading(tmp_path: Path) -> None:
+    """A pickled object array is not a trajectory; the error says so and does not repeat
+    NumPy's advice to load it with allow_pickle (unsafe for a file of unknown origin)."""
+    scene = tmp_path / "scene.toml"  # `emu4d render scene.toml`: NumPy tries to unpickle it
+    scene.write_text('[run]\nduration = 1.0\n')
+    with pytest.raises(TrajectoryError, match="not an emu4d trajectory") as error:
+        Trajectory.load(scene)
+    assert "pickle" not in str(error.value)
+    saved, path = tmp_path / "saved.npz", tmp_path / "objects.npz"
+    make_trajectory().save(saved)
+    with zipfile.ZipFile(saved) as source, zipfile.ZipFile(path, "w") as archive:
+        for name in source.namelist():  # the same file with one entry an object array
+            if name != "times.npy":
+                archive.writestr(name, source.read(name))
+        with archive.open("times.npy", "w") as entry:
+            np.save(entry, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(TrajectoryError, match="cannot read entry 'times'") as error:
+        Trajectory.load(path)
+    assert "pickle" not in str(error.value)

@@ -118,7 +118,9 @@ def test_neurok_scene_emulates_the_plasticine_strike_scene(tmp_path) -> None:
     to what the plasticine bears (ColliderLaw.hardness) the emulated block slid 8.8 cm. It
     stays on the line of the push (< 5 mm sideways) and on the floor (its centre within
     2 cm of its start height), and the trajectory records the sphere for renders, which
-    draw the block's surface, not its sample points."""
+    draw the block's surface, not its sample points. Its tracks are named after the scene's
+    object ("clay", "clay_surface"), as `emu4d sim` names them, and its material is recorded
+    (renders colour plasticine as in MPM)."""
     import numpy as np
 
     import mpm
@@ -128,12 +130,13 @@ def test_neurok_scene_emulates_the_plasticine_strike_scene(tmp_path) -> None:
     code = main(["neurok", "scene", "assets/scenes/plasticine_strike.toml", "-o", str(out), "-q"])
     assert code == 0
     traj = mpm.Trajectory.load(out / "trajectory.npz")
-    centre = traj.tracks["object_surface"].positions.astype(np.float64).mean(axis=1)
+    centre = traj.tracks["clay_surface"].positions.astype(np.float64).mean(axis=1)
     moved = centre[-1] - centre[0]
     assert 0.001 < moved[0] < 0.02, moved
     assert abs(moved[1]) < 5e-3 and abs(moved[2]) < 0.02, moved
     assert [c["type"] for c in traj.metadata["colliders"]] == ["Sphere"]
-    assert default_tracks(traj) == ["object_surface"]
+    assert default_tracks(traj) == ["clay_surface"]
+    assert traj.metadata["objects"][0]["material"]["type"] == "VonMises"
 
 
 def test_neurok_scene_refuses_what_the_emulator_does_not_cover(tmp_path, capsys) -> None:

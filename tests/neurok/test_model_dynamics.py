@@ -1084,3 +1084,24 @@ def test_a_cube_landing_on_an_edge_spins_about_that_edge_only() -> None:
     spin = np.array([R[2, 1] - R[1, 2], R[0, 2] - R[2, 0], R[1, 0] - R[0, 1]]) / 2 * 30  # rad/s
     assert abs(spin[1]) > 5.0, spin  # it does spin about the edge (measured 10.9 rad/s)
     assert abs(spin[0]) < 0.1 * abs(spin[1]), spin
+
+
+def test_a_body_started_inside_the_floor_is_refused(box: trimesh.Trimesh) -> None:
+    """The box (0.1 m tall) placed with its bottom 3 cm below the floor: the floor's spring
+    would throw it out at several m/s (a half-buried cube emulated from a scene file left
+    at 4.5 m/s), so simulate refuses it (SettingsError naming the depth), also when the
+    start is an observed state. Resting 1 mm deep (under 1 % of the diagonal, the slack a
+    placed mesh or a settled MPM frame needs) is accepted."""
+    sunk = box.copy()
+    sunk.apply_translation((0.0, 0.0, -0.5 + 0.05 - 0.03))
+    with pytest.raises(neurok.SettingsError, match=r"0\.03 m below the ground"):
+        neurok.simulate(_model(), sunk, duration=1 / 30, progress=False)
+    points = np.asarray(sunk.vertices)
+    with pytest.raises(neurok.SettingsError, match="the observed state reaches"):
+        neurok.simulate(_model(), box, observed=(points, np.zeros_like(points)),
+                        points=points, duration=1 / 30, progress=False)  # fmt: skip
+    resting = box.copy()
+    resting.apply_translation((0.0, 0.0, -0.5 + 0.05 - 0.001))
+    traj = neurok.simulate(_model(), resting, duration=1 / 30, num_points=48,
+                           contact_points=24, progress=False)  # fmt: skip
+    assert traj.num_frames == 2

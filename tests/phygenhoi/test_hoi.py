@@ -7,6 +7,7 @@ import pytest
 import trimesh
 
 import mpm
+from mpm.errors import ConfigError
 from phygenhoi import ActionError, BodyModel, HOIScene, SceneError, attract, make_action
 from phygenhoi.effector import effector_vertices
 from phygenhoi.skeleton import joint_index
@@ -63,6 +64,31 @@ def test_bad_scenes(body: BodyModel) -> None:
         HOIScene("punch", cube, jelly, body=body, domain=((0, 0), (1, 1)))
     with pytest.raises(SceneError, match="ground"):
         HOIScene("punch", cube, jelly, body=body, domain=((-1, -1, 0.5), (1, 1, 2)))
+
+
+def test_bad_scene_settings_are_refused_when_the_scene_is_made(body: BodyModel) -> None:
+    """Settings that used to pass the constructor and fail inside run() (a zero frame rate
+    failed in SciPy's quaternion code, a zero dx named a NaN domain) or to be taken silently
+    (a third facing component, a flag given as the text "false", an aim 1 m below the floor)
+    are refused by HOIScene itself, naming the setting; a preset name is taken as the
+    material."""
+    cube = mpm.Box(size=(0.2, 0.2, 0.2), center=(0.0, 0.0, 1.4))
+    jelly = mpm.materials.preset("jelly")
+    for settings, message in (
+        ({"fps": 0.0}, "fps must be positive"),
+        ({"dx": 0.0}, "dx must be positive"),
+        ({"contact_time": -1.0}, "contact_time must be positive"),
+        ({"facing": (1.0, 0.0, 0.0)}, "2 numbers"),
+        ({"attraction": "false"}, "attraction must be True or False"),
+        ({"target_height": -1.0}, "not on the object"),
+        ({"seed": -1}, "seed must be a whole number"),
+        ({"friction": -0.5}, "friction must be >= 0"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            HOIScene("punch", cube, jelly, body=body, **settings)
+    with pytest.raises(SceneError, match="material must be an mpm material"):
+        HOIScene("punch", cube, 5, body=body)
+    assert HOIScene("punch", cube, "jelly", body=body).material == jelly
 
 
 def test_bad_actions(body: BodyModel) -> None:

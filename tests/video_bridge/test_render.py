@@ -176,6 +176,32 @@ def test_bad_inputs() -> None:
         render(traj, CameraPath.static(cam, 2), size=SIZE, tracks=["nope"], progress=False)
 
 
+def test_render_takes_a_saved_trajectory_and_refuses_malformed_arguments(tmp_path) -> None:
+    """render() takes the path of a saved trajectory and a comma-separated pass list as the
+    command line does (the same images as from the object and a tuple); an image size that
+    is not a pair of whole pixels within 16..8192, an empty pass list, or something that is
+    neither a trajectory nor a path is refused with RenderError saying what is wrong (they
+    failed with a bare TypeError, IndexError or AttributeError, or in the imaging library)."""
+    cube = trimesh.creation.box(extents=(0.2, 0.2, 0.2))
+    traj = _trajectory({"cube": _mesh_track(cube, np.zeros((2, 3)))}, 2)
+    cam = Camera.look_at(eye=(0.0, -1.0, 0.0), target=(0.0, 0.0, 0.0), size=SIZE)
+    path = tmp_path / "trajectory.npz"
+    traj.save(path)
+    from_path = render(str(path), CameraPath.static(cam, 2), size=SIZE, passes="rgb, depth",
+                       progress=False)  # fmt: skip
+    direct = render(traj, CameraPath.static(cam, 2), size=SIZE, passes=("rgb", "depth"),
+                    progress=False)  # fmt: skip
+    np.testing.assert_array_equal(from_path.rgb, direct.rgb)
+    for size, message in ((64, "pair"), ((64,), "pair"), ((8, 8), "16..8192"),
+                          ((64.5, 64), "whole")):  # fmt: skip
+        with pytest.raises(RenderError, match=message):
+            render(traj, "orbit", size=size, progress=False)
+    with pytest.raises(RenderError, match="no render pass"):
+        render(traj, "orbit", size=SIZE, passes="", progress=False)
+    with pytest.raises(RenderError, match=r"takes an mpm\.Trajectory"):
+        render(123, "orbit", size=SIZE, progress=False)
+
+
 def test_rendered_jelly_drop_follows_centre_of_mass() -> None:
     """A rendered drop is not blank, and in every frame the object's mask centroid is within
     2 px of its simulated centre of mass projected into the image."""
