@@ -19,7 +19,7 @@ from typing import Any
 import mpm
 from mpm import colliders as col
 from mpm.config import build_dataclass, check_types, closest_key_hint, require_positive
-from mpm.errors import ConfigError
+from mpm.errors import ConfigError, MeshFileError
 
 SHAPES: dict[str, type] = {
     "box": mpm.Box,
@@ -187,6 +187,14 @@ def build_shape(spec: Mapping[str, Any], name: str, base_dir: Path) -> mpm.Shape
         candidate = base_dir / str(values["path"])
         if candidate.exists():
             values["path"] = str(candidate)
+        else:
+            try:
+                return build_dataclass(cls, values, where=f"shape of object {name!r}")
+            except MeshFileError as error:
+                raise MeshFileError(
+                    f"{error} Relative paths are also looked for next to the scene file, "
+                    f"{candidate.absolute()}."
+                ) from None
     return build_dataclass(cls, values, where=f"shape of object {name!r}")
 
 

@@ -241,6 +241,7 @@ def resolve_mesh_path(path: str | os.PathLike[str]) -> Path:
     given = Path(path).expanduser()
     roots = [Path.cwd(), ASSETS_DIR.parent]  # cwd first, then the repository root
     candidates = [given] if given.is_absolute() else [root / given for root in roots]
+    candidates = list(dict.fromkeys(c.absolute() for c in candidates))  # cwd may be the root
     for candidate in candidates:
         if candidate.is_file():
             return candidate.resolve()

@@ -34,7 +34,10 @@ MODE_REACH = 0.05  # how far (fraction of the size) one latent mode may move a p
 def check_mesh(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
     """Raise MeshError unless ``mesh`` is one closed body enclosing a positive volume."""
     if len(mesh.faces) == 0 or len(mesh.vertices) < 4:
-        raise MeshError("the rest mesh has no faces; give a closed triangle mesh.")
+        raise MeshError(
+            f"the rest mesh has {len(mesh.faces)} faces and {len(mesh.vertices)} vertices: too "
+            "few to enclose a volume (a tetrahedron needs 4 faces); give a closed triangle mesh."
+        )
     if not mesh.is_watertight:
         raise MeshError(
             "the rest mesh is not closed (watertight), so it has no inside; repair it, e.g. "

@@ -500,3 +500,23 @@ def test_a_directory_of_other_files_is_refused_before_the_run(
     assert main([*command, "-o", str(a_file), "-q"]) == 2
     assert "a file with that name exists" in capsys.readouterr().err
     assert a_file.read_text() == "not a directory"
+
+
+def test_a_missing_mesh_names_every_place_looked_at_once(tmp_path: Path) -> None:
+    """A scene's mesh path that exists nowhere is refused with MeshFileError listing each
+    place tried once (the working directory and the repository root were listed twice when
+    they coincide) and the scene's own folder, where relative paths are looked for first."""
+    from mpm.errors import MeshFileError
+
+    scene = _edited(
+        'shape = { type = "box", size = [0.08, 0.08, 0.08], center = [0.0, 0.0, 0.1] }',
+        'shape = { type = "mesh", path = "meshes/nope.obj", scale = 0.08, '
+        "center = [0.0, 0.0, 0.1] }",
+    )
+    path = _write(tmp_path / "scene.toml", scene)
+    with pytest.raises(MeshFileError) as error:
+        load_scene(path).build()
+    message = str(error.value)
+    assert str(tmp_path / "meshes" / "nope.obj") in message, message
+    looked = message.split("looked for ")[1].split(")")[0].split(" and ")
+    assert len(looked) == len(set(looked)), looked
