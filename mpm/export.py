@@ -128,7 +128,7 @@ def _frames(traj: Trajectory, frames: int | Sequence[int] | None) -> list[int]:
                 f"0..{traj.num_frames - 1}"
             )
         out.append(int(f) % traj.num_frames)
-    return out
+    return list(dict.fromkeys(out))  # a frame asked twice is written once
 
 
 def _progress(total: int, desc: str, enabled: bool) -> tqdm:
@@ -259,6 +259,11 @@ def _write_sequence(
     destinations only after every file of every track was written.
     """
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise TrajectoryError(
+            f"{ext} export writes a folder of files per track, but {out_dir} is a file; give "
+            "a folder path."
+        )
     written: list[Path] = []
     bar = _progress(len(chosen) * len(frames), f"{ext} export", progress)
     with bar, contextlib.ExitStack() as stack:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 import platform
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -48,10 +49,14 @@ from mpm.forces import Force, Impulse
 from mpm.materials import Material
 from mpm.recorder import FrameRecorder
 from mpm.rotation import quat_to_matrix
-from mpm.shapes import SampledShape, Shape
+from mpm.shapes import PointSet, SampledShape, Shape
 from mpm.trajectory import Trajectory, check_name
 
 logger = logging.getLogger("emu4d.mpm")
+
+# more substeps than this per frame means a hopeless run (hours per frame): an initial speed
+# in mm/s typed as m/s, or a stiffness in Pa typed as kPa; refused instead of attempted
+MAX_SUBSTEPS_PER_FRAME = 1_000_000
 
 WALL_CELLS = 2  # domain walls sit this many cells inside the grid boundary
 BOUNDARIES = (*MODES, "none")
@@ -81,6 +86,10 @@ class SimObject:
 def _skew(w: np.ndarray) -> np.ndarray:
     """[w]_x such that [w]_x r = w × r."""
     return np.array([[0.0, -w[2], w[1]], [w[2], 0.0, -w[0]], [-w[1], w[0], 0.0]])
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _describe(obj: Any) -> dict[str, Any]:
@@ -188,6 +197,10 @@ class Simulator:
                 f"{closest_key_hint(boundary, BOUNDARIES)}"
             )
         self.boundary = boundary
+        if not (_is_real(wall_friction) and 0.0 <= wall_friction < math.inf):
+            raise ConfigError(
+                f"wall_friction must be a Coulomb coefficient >= 0, got {wall_friction!r}."
+            )
         self.wall_friction = float(wall_friction)
         if transfer not in TRANSFERS:
             raise ConfigError(f"transfer must be one of {TRANSFERS}, got {transfer!r}.")
@@ -258,6 +271,7 @@ class Simulator:
             )
         spacing = self.dx / self.particles_per_cell ** (1.0 / 3.0)
         sample = shape.sample(spacing, self._rng)
+        self._check_sampled_volume(name, shape, sample, spacing)
         lo, hi = self.interior_bounds()
         pmin, pmax = sample.positions.min(axis=0), sample.positions.max(axis=0)
         if np.any(pmin < lo) or np.any(pmax > hi):
@@ -440,6 +454,25 @@ class Simulator:
         self._state = particles
         self._tracers = tracer_x
 
+    def _check_sampled_volume(
+        self, name: str, shape: Shape, sample: SampledShape, spacing: float
+    ) -> None:
+        """Warn when the particles hold a volume (so a mass) more than 5 % off the shape's:
+        each carries spacing^3, and a shape a few spacings across is cut to whole ones."""
+        if isinstance(shape, PointSet):
+            return
+        surface = shape.surface_mesh()
+        if surface is None or not surface.is_watertight or not surface.volume > 0:
+            return
+        ratio = sample.total_volume / float(surface.volume)
+        if abs(ratio - 1.0) > 0.05:
+            logger.warning(
+                "object %r: its particles hold %.2f of its volume at particle spacing %.3g m "
+                "(dx %.3g m), so its mass is %+.0f%% off density x volume while its surface "
+                "mesh keeps the true size. Use a smaller dx (or more particles_per_cell).",
+                name, ratio, spacing, self.dx, 100 * (ratio - 1.0),
+            )
+
     def _check_placement(self) -> None:
         """Refuse an object that starts inside a half-space (the ground), and warn when two
         objects overlap: MPM would fuse their overlap into one body of summed density."""
@@ -465,6 +498,8 @@ class Simulator:
         for i, a in enumerate(objects):
             for b in objects[i + 1 :]:
                 for inner, outer in ((b, a), (a, b)):
+                    if isinstance(outer.shape, PointSet):  # a point cloud has no inside
+                        continue
                     share = float(np.mean(outer.shape.contains(inner.sample.positions)))
                     if share > 0.01:
                         logger.warning(
@@ -537,6 +572,14 @@ class Simulator:
             dt_bound = self.stable_dt(speed)
             dt_target = dt_bound if self.fixed_dt is None else min(self.fixed_dt, dt_bound)
             substeps = max(1, math.ceil(frame_dt / dt_target - 1e-9))
+            if substeps > MAX_SUBSTEPS_PER_FRAME:
+                raise StabilityError(
+                    f"at frame {frame} the fastest particle moves at {speed:.3g} m/s (sound "
+                    f"speed {self.max_wave_speed():.3g} m/s), so one frame of {frame_dt:.3g} s "
+                    f"needs {substeps:,} substeps of {dt_target:.2e} s, more than "
+                    f"{MAX_SUBSTEPS_PER_FRAME:,}. Check the initial velocities (m/s) and the "
+                    "material's stiffness, or use a coarser dx."
+                )
             dt = frame_dt / substeps
             active = self._active_nodes(speed, frame_dt)
             for s in range(substeps):
@@ -657,6 +700,30 @@ class Simulator:
             mass=state.mass,
         )
         self._kernels.load_particles(self._state, self._groups)
+        if x is not None and len(self._tracers):
+            self._tracers = self._moved_tracers(state.x, values["x"])
+            self._kernels.load_tracers(self._tracers)
+
+    def _moved_tracers(self, old_x: np.ndarray, new_x: np.ndarray) -> np.ndarray:
+        """Surface vertices carried along with edited particle positions: each vertex moves by
+        the inverse-distance-weighted displacement of its object's 8 nearest particles, so
+        the surface mesh stays on the material (a shift moves it exactly)."""
+        from scipy.spatial import cKDTree
+
+        tracers = self._tracers.astype(np.float64)
+        for obj in self.objects.values():
+            if obj.tracer_end <= obj.tracer_start:
+                continue
+            before = old_x[obj.start : obj.end].astype(np.float64)
+            moved = new_x[obj.start : obj.end].astype(np.float64) - before
+            rows = slice(obj.tracer_start, obj.tracer_end)
+            k = min(8, len(before))
+            distance, nearest = cKDTree(before).query(tracers[rows], k=k)
+            distance, nearest = distance.reshape(-1, k), nearest.reshape(-1, k)
+            weight = 1.0 / np.maximum(distance, 1e-9)
+            weight /= weight.sum(axis=1, keepdims=True)
+            tracers[rows] += np.einsum("vk,vkd->vd", weight, moved[nearest])
+        return tracers.astype(self._tracers.dtype)
 
     def initialize(self) -> None:
         """Upload the scene to the compute backend (the first run does it too), so that the

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import inspect
 import json
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -430,7 +431,7 @@ class Trajectory:
 
         Returns the written path. Nothing is left at ``path`` if writing fails.
         """
-        path = Path(path)
+        path = Path(path).expanduser()
         self.validate()
         index: dict[str, Any] = {"tracks": [], "diagnostics": list(self.diagnostics)}
         arrays: dict[str, np.ndarray] = {
@@ -569,7 +570,27 @@ class Trajectory:
                 f"unknown export format {fmt!r}; valid formats: {', '.join(EXPORT_FORMATS)}."
                 + _closest(str(fmt).lower(), EXPORT_FORMATS)
             )
-        return EXPORTERS[key](self, out, tracks=tracks, **kw)
+        exporter = EXPORTERS[key]
+        parameters = list(inspect.signature(exporter).parameters.values())
+        accepted = [p.name for p in parameters[2:] if p.kind is p.POSITIONAL_OR_KEYWORD
+                    or p.kind is p.KEYWORD_ONLY]  # fmt: skip  # after (traj, out)
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters)  # a wrapper: not checked
+        if "frame" in kw and "frames" in accepted and "frame" not in accepted:
+            kw["frames"] = [kw.pop("frame")]  # one frame of a per-frame sequence
+        if "frames" in kw and "frame" in accepted and "frames" not in accepted:
+            chosen = list(np.atleast_1d(kw.pop("frames")))
+            if len(chosen) != 1:
+                raise TrajectoryError(
+                    f"{key} export writes one frame (frame=k) or all of them, not {chosen}."
+                )
+            kw["frame"] = int(chosen[0])
+        unknown = [] if takes_any else [name for name in kw if name not in accepted]
+        if unknown:
+            raise TrajectoryError(
+                f"{key} export takes no {', '.join(map(repr, unknown))}; its options are "
+                f"{[p for p in accepted if p != 'tracks']}."
+            )
+        return exporter(self, out, tracks=tracks, **kw)
 
     def __repr__(self) -> str:
         span = f"t=[{self.times[0]:.6g}, {self.times[-1]:.6g}] s"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import numbers
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -30,6 +31,7 @@ from tqdm.auto import tqdm
 
 import mpm
 from neurok import compiled
+from neurok.arguments import as_mesh, as_model, check_size
 from neurok.binding import BoundShape, body_of, even_surface_samples
 from neurok.colliders import ColliderLaw, ColliderTable
 from neurok.dynamics import DEFAULT_CONTACT, Body, Contact, LatentDynamics
@@ -232,8 +234,8 @@ def _check_above_ground(
 
 @on_one_torch_thread
 def simulate(
-    model: NeuROK,
-    rest_mesh: trimesh.Trimesh,
+    model: NeuROK | str,
+    rest_mesh: trimesh.Trimesh | str | mpm.Shape,
     material: Any = None,
     z0: Sequence[float] | np.ndarray | None = None,
     zdot0: Sequence[float] | np.ndarray | None = None,
@@ -256,9 +258,11 @@ def simulate(
     exact: bool = False,
     progress: bool = True,
 ) -> mpm.Trajectory:
-    """Emulate ``rest_mesh`` (placed in the world, [m]) made of ``material`` for ``duration``
-    seconds and record ``fps`` frames. ``material``: an mpm elastic or von Mises material, a
-    preset name ("jelly"), a dict of :class:`MaterialParams` fields, or MaterialParams.
+    """Emulate ``rest_mesh`` (placed in the world, [m]; a trimesh, a mesh file or an mpm
+    shape) made of ``material`` for ``duration`` seconds and record ``fps`` frames, with
+    ``model`` (or the checkpoint at that path). ``material``: an mpm elastic or von Mises
+    material, a preset name ("jelly"), a dict of :class:`MaterialParams` fields, or
+    MaterialParams.
 
     The initial state is the rest pose moved by latent z0 with latent velocity zdot0, a
     rigid ``velocity`` [m/s] and ``angular_velocity`` [rad/s] about the centre of mass, or,
@@ -293,10 +297,22 @@ def simulate(
             friction, contact damping (it would feed energy in) or number of contact points;
             a collider that is not a sphere; a material the emulator does not model (sand,
             snow, a fluid) or a misspelt material key; a body that starts more than 1 % of its
-            diagonal below the ground.
+            diagonal below the ground; fewer than 16 mass points; a text for a number.
+        MeshError: a mesh far outside 0.01-20 m across (units not metres).
     """
+    model = as_model(model, "simulate")
+    rest_mesh = as_mesh(rest_mesh, "simulate")
+    diagonal = check_size(rest_mesh, "simulate")
     params = MaterialParams.of(material) if material is not None else MaterialParams()
-    diagonal = float(np.linalg.norm(rest_mesh.bounds[1] - rest_mesh.bounds[0]))
+    if isinstance(colliders, mpm.colliders.Sphere):  # one sphere
+        colliders = [colliders]
+    if ground is not None:
+        ground = _number("ground", ground)
+    if points is None and not (isinstance(num_points, (int, np.integer)) and num_points >= 16):
+        raise SettingsError(
+            f"simulate: num_points must be a whole number >= 16 (the points carry the mass, "
+            f"its centre and inertia), got {num_points!r}."
+        )
     law_omega, law_damping = contact_law(params, diagonal)
     contact_omega = law_omega if contact_omega is None else contact_omega
     contact_damping = law_damping if contact_damping is None else contact_damping
@@ -405,10 +421,18 @@ def simulate(
     return traj
 
 
+def _number(name: str, value: Any) -> float:
+    """``value`` as a float, or SettingsError naming ``name`` (a text "30" is not taken)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise SettingsError(f"simulate: {name} must be a number, got {value!r}.")
+    return float(value)
+
+
 def _check_settings(**values: float) -> None:
     """Raise SettingsError for a non-positive duration/fps/dt or a negative other setting,
     before any work is done."""
     for name, value in values.items():
+        value = _number(name, value)
         positive = name in ("duration", "fps", "dt", "contact_omega")
         if not np.isfinite(value) or (value <= 0 if positive else value < 0):
             bound = "> 0" if positive else ">= 0"

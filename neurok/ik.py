@@ -11,8 +11,9 @@ import numpy as np
 import torch
 import trimesh
 
+from neurok.arguments import as_mesh, as_model, check_size
 from neurok.binding import BoundShape, body_of, surface_samples
-from neurok.errors import LatentError
+from neurok.errors import LatentError, SettingsError
 from neurok.geometry import rotation_matrix
 from neurok.material import MaterialParams
 from neurok.model import NeuROK
@@ -40,8 +41,8 @@ class FitResult:
 
 
 def fit(
-    model: NeuROK,
-    rest_mesh: trimesh.Trimesh,
+    model: NeuROK | str,
+    rest_mesh: trimesh.Trimesh | str | Any,
     observed_points: np.ndarray,
     partial: bool = False,
     iterations: int = 60,
@@ -62,11 +63,23 @@ def fit(
     A cloud whose size differs from the mesh's by more than a factor of 3 (a scan in
     millimetres, say) is fitted all the same, with a warning.
 
+    ``model`` may be a checkpoint path, ``rest_mesh`` a mesh file or an mpm shape.
+
     Raises:
+        SettingsError: a count (iterations, restarts, num_samples) that is not a whole number
+            large enough. MeshError: a mesh far outside 0.01-20 m across (not metres).
         LatentError: non-finite observed points, or fewer than 2 (6 + k) of them (k latents):
             each point constrains the fit along one direction (its surface normal), so
             fewer leave the 6 placement and k shape unknowns underdetermined.
     """
+    model = as_model(model, "neurok.fit")
+    rest_mesh = as_mesh(rest_mesh, "neurok.fit")
+    check_size(rest_mesh, "neurok.fit")
+    for name, value, least in (("iterations", iterations, 1), ("restarts", restarts, 0),
+                               ("num_samples", num_samples, 16)):  # fmt: skip
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+            raise SettingsError(f"neurok.fit: {name} must be a whole number >= {least}, got "
+                                f"{value!r}.")  # fmt: skip
     observed = np.asarray(observed_points, dtype=np.float64)
     if observed.ndim != 2 or observed.shape[1] != 3:
         raise LatentError(f"observed_points must be (M, 3), got {observed.shape}.")

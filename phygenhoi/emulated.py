@@ -31,16 +31,19 @@ NUM_POINTS = 128
 
 
 def emulate_interaction(scene: HOIScene, model: Any, progress: bool = True) -> HOIResult:
-    """Run ``scene`` with the object emulated by ``model`` (a trained neurok.NeuROK).
+    """Run ``scene`` with the object emulated by ``model`` (a trained neurok.NeuROK, or the
+    path of its checkpoint).
 
     Raises:
         SceneError: the object's material is not elastic or plasticine (von Mises).
         ContactError: no part of the body comes near the object.
     """
+    from neurok.arguments import as_model
     from neurok.emulator import simulate
     from neurok.material import MaterialParams
     from phygenhoi.hoi import HOIResult
 
+    model = as_model(model, "HOIScene.run(emulator=...)")
     if not isinstance(scene.material, (mpm.materials.Elastic, mpm.materials.VonMises)):
         raise SceneError(
             f"the emulator models elastic and plasticine objects, not "

@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from os import PathLike
 from typing import Any
 
 import numpy as np
@@ -132,6 +133,12 @@ class HOIScene:
                 f"material must be an mpm material or a preset name ('jelly'), got {material!r}."
             )
         self.material = material
+        if isinstance(body, (str, PathLike)):  # a body model file
+            body = BodyModel(body)
+        if body is not None and not isinstance(body, BodyModel):
+            raise SceneError(
+                f"body must be a phygenhoi.BodyModel or a body model file, got {body!r}."
+            )
         self.body = body or BodyModel()
         self.contact_time = require_positive("contact_time", contact_time, "s")
         self.approach_speed = require_positive("approach_speed", approach_speed, "m/s")
@@ -160,8 +167,8 @@ class HOIScene:
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise SceneError(f"seed must be a whole number >= 0, got {seed!r}.")
         self.seed = int(seed)
-        if settle_time < 0:
-            raise ActionError(f"settle_time must be >= 0 [s], got {settle_time}.")
+        if not (isinstance(settle_time, (int, float)) and 0 <= settle_time < float("inf")):
+            raise ActionError(f"settle_time must be a finite time >= 0 [s], got {settle_time!r}.")
         self.settle_time = float(settle_time)
         surface = shape.surface_mesh()
         if surface is None:

@@ -627,8 +627,8 @@ def _check_visible(camera: Camera, low: np.ndarray, high: np.ndarray) -> None:
 
 def render(
     traj: Trajectory | str | PathLike,
-    camera_path: CameraPath | str | None = None,
-    size: tuple[int, int] = (512, 512),
+    camera_path: CameraPath | Camera | str | None = None,
+    size: tuple[int, int] | None = None,
     passes: Sequence[str] = PASSES,
     tracks: Sequence[str] | None = None,
     colors: Mapping[str, Sequence[float]] | None = None,
@@ -637,12 +637,12 @@ def render(
     progress: bool = True,
     show_colliders: bool = True,
 ) -> RenderResult:
-    """Render ``traj`` along ``camera_path`` (a CameraPath, or "orbit" / "static" / "dolly" /
-    "follow" for an automatic framing) at ``size`` = (width, height) pixels. Sphere, box and
+    """Render ``traj`` along ``camera_path`` (a CameraPath, one Camera for all frames, or
+    "orbit" / "static" / "dolly" / "follow" for an automatic framing) at ``size`` = (width,
+    height) pixels (default: the path's own size, else 512 x 512). Sphere, box and
     capsule colliders recorded in the metadata are drawn in grey (``show_colliders``).
     ``traj`` may also be the path of a saved trajectory, ``passes`` a comma-separated text."""
     passes = check_passes(passes)
-    size = check_size(size)
     if isinstance(traj, (str, PathLike)):
         traj = Trajectory.load(traj)
     if not isinstance(traj, Trajectory):
@@ -650,6 +650,19 @@ def render(
             f"render takes an mpm.Trajectory or the path of a trajectory.npz, got "
             f"{type(traj).__name__}."
         )
+    if isinstance(camera_path, Camera):  # one camera for every frame
+        camera_path = CameraPath.static(camera_path, traj.num_frames)
+    if isinstance(camera_path, CameraPath):
+        made_for = (camera_path[0].width, camera_path[0].height)
+        if size is not None and tuple(size) != made_for:
+            raise RenderConfigError(
+                f"the camera path was made for {made_for[0]}x{made_for[1]} px but size asks "
+                f"{size}; leave size out (the path's size is used) or build the path for it."
+            )
+        size = made_for
+    size = check_size((512, 512) if size is None else size)
+    if isinstance(tracks, str):
+        tracks = [tracks]
     if traj.num_frames == 0 or not traj.tracks:
         raise RenderError("the trajectory is empty (no frames or no tracks): nothing to render.")
     names = list(tracks) if tracks is not None else default_tracks(traj)

@@ -7,6 +7,7 @@ import pytest
 
 import mpm
 from mpm.errors import (
+    ConfigError,
     DomainError,
     MaterialError,
     MeshFileError,
@@ -99,3 +100,11 @@ def test_domain_not_multiple_of_dx() -> None:
 def test_unknown_backend_suggests_closest() -> None:
     with pytest.raises(mpm.errors.BackendError, match="Did you mean 'warp'"):
         mpm.Simulator(backend="wrap")
+
+
+@pytest.mark.parametrize("value", [-1.0, float("nan"), "a", None])
+def test_wall_friction_must_be_a_coefficient(value: object) -> None:
+    """A negative, NaN or non-numeric wall friction was taken silently (or failed in float());
+    it is refused with a ConfigError naming it."""
+    with pytest.raises(ConfigError, match="wall_friction must be a Coulomb coefficient"):
+        mpm.Simulator(domain_min=(0, 0, 0), domain_max=(1, 1, 1), dx=0.1, wall_friction=value)

@@ -448,3 +448,24 @@ def test_every_format_dispatches_with_a_uniform_signature(
     paths = traj.export(fmt.upper(), out, progress=False)
     assert paths and all(p.is_file() and p.stat().st_size > 0 for p in paths)
     assert not [p for p in tmp_path.rglob("*") if ".tmp-" in p.name], "no staging leftovers"
+
+
+def test_export_takes_frame_or_frames_for_every_format(traj: Trajectory, tmp_path: Path) -> None:
+    """frame=k works for the per-frame formats as for GLB (a TypeError before), frames=[k]
+    for GLB, a frame asked twice is written once, an option a format does not have is named
+    with the ones it has, and a per-frame export into a path that is a file says so (a bare
+    FileExistsError before)."""
+    one = traj.export("ply", tmp_path / "one", frame=2)
+    assert [p.name for p in one] == [f"{name}_00002.ply" for name in traj.tracks]
+    twice = traj.export("ply", tmp_path / "twice", frames=(1, 1))
+    assert len(twice) == len(traj.tracks)
+    glb = traj.export("glb", tmp_path / "one.glb", frames=[2])
+    assert glb == [tmp_path / "one.glb"]
+    with pytest.raises(TrajectoryError, match=r"one frame \(frame=k\)"):
+        traj.export("glb", tmp_path / "two.glb", frames=[1, 2])
+    with pytest.raises(TrajectoryError, match="npz export takes no 'frame'"):
+        traj.export("npz", tmp_path / "t.npz", frame=1)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    with pytest.raises(TrajectoryError, match="is a file"):
+        traj.export("ply", a_file)

@@ -298,3 +298,61 @@ def test_active_node_box_is_only_an_optimisation() -> None:
     for other in results[1:]:
         assert np.array_equal(other.x, results[0].x)
         assert np.array_equal(other.v, results[0].v)
+
+
+def test_moving_particles_by_hand_carries_the_surface_along() -> None:
+    """set_particle_state(x=...) moved the particles and left the surface mesh behind, so
+    exports and renders drew the object 5 cm from its material. The surface vertices now
+    follow their object's nearest particles: a rigid 5 cm shift moves the surface by 5 cm
+    (to 1e-6 m) and a 10 % stretch about the centre stretches it by 10 % (to 2 %, the
+    weighted average of 8 neighbours); a point cloud next to the box (a PointSet, which has
+    no surface) is unaffected by the placement checks."""
+    sim = mpm.Simulator(domain_min=(-0.3, -0.3, 0.0), domain_max=(0.3, 0.3, 0.48), dx=0.04)
+    jelly = mpm.materials.preset("jelly")
+    sim.add_object("box", mpm.Box(size=(0.1, 0.1, 0.1), center=(0.0, 0.0, 0.2)), jelly)
+    cloud = np.random.default_rng(0).uniform(-0.04, 0.04, (200, 3)) + np.array([0.15, 0.0, 0.2])
+    sim.add_object("cloud", mpm.PointSet(cloud), jelly)
+    sim.initialize()
+    box = sim.objects["box"]
+    x = sim.particle_state().x.copy()
+    before = sim._tracers.copy()
+    x[box.start : box.end] += [0.05, 0.0, 0.0]
+    sim.set_particle_state(x=x)
+    np.testing.assert_allclose(sim._tracers - before, np.tile([0.05, 0.0, 0.0], (len(before), 1)),
+                               atol=1e-6)  # fmt: skip
+    centre = np.array([0.05, 0.0, 0.2])
+    x[box.start : box.end] = centre + 1.1 * (x[box.start : box.end] - centre)
+    sim.set_particle_state(x=x)
+    stretch = np.ptp(sim._tracers[:, 0]) / np.ptp(before[:, 0])
+    assert abs(stretch - 1.1) < 0.02, stretch
+    traj = sim.run(duration=0.02, fps=100, progress=False)
+    assert abs(traj.tracks["box_surface"].positions[0, :, 0].mean() - 0.05) < 1e-3
+
+
+def test_a_hopeless_speed_is_refused_before_it_is_stepped() -> None:
+    """An object thrown at 1e6 m/s (a unit slip) needs about 2 million substeps per frame at
+    dx = 0.04 (the run took 6 minutes to fail); run() refuses it at the first frame with a
+    StabilityError naming the speed and the substep count, without stepping."""
+    sim = mpm.Simulator(domain_min=(-0.3, -0.3, 0.0), domain_max=(0.3, 0.3, 0.48), dx=0.04)
+    sim.add_object("box", mpm.Box(size=(0.1, 0.1, 0.1), center=(0.0, 0.0, 0.2)),
+                   mpm.materials.preset("jelly"), velocity=(0.0, 0.0, 1e6))  # fmt: skip
+    with pytest.raises(mpm.errors.StabilityError, match=r"1e\+06 m/s.*substeps"):
+        sim.run(duration=0.1, fps=30, progress=False)
+    assert sim._time == 0.0
+
+
+def test_a_shape_too_coarse_for_its_particles_is_reported(caplog: pytest.LogCaptureFixture) -> None:
+    """Each particle carries spacing^3, so a 0.13 m box sampled at 0.02 m spacing (dx 0.04)
+    holds only whole spacings: about 0.8 of its volume, and its mass is that much below
+    density x volume while its surface mesh keeps 0.13 m. add_object warns, naming the share
+    (it was silent); a 0.12 m box, a whole number of spacings, holds its volume and does not
+    warn."""
+    jelly = mpm.materials.preset("jelly")
+    sim = mpm.Simulator(domain_min=(-0.3, -0.3, 0.0), domain_max=(0.3, 0.3, 0.48), dx=0.04)
+    with caplog.at_level("WARNING", logger="emu4d.mpm"):
+        sim.add_object("exact", mpm.Box(size=(0.12,) * 3, center=(-0.1, 0.0, 0.2)), jelly)
+        assert "volume" not in caplog.text
+        coarse = sim.add_object("coarse", mpm.Box(size=(0.13,) * 3, center=(0.1, 0.0, 0.2)), jelly)
+    share = coarse.sample.total_volume / 0.13**3
+    assert share < 0.9, share
+    assert f"object 'coarse': its particles hold {share:.2f} of its volume" in caplog.text

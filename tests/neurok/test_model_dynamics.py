@@ -1105,3 +1105,39 @@ def test_a_body_started_inside_the_floor_is_refused(box: trimesh.Trimesh) -> Non
     traj = neurok.simulate(_model(), resting, duration=1 / 30, num_points=48,
                            contact_points=24, progress=False)  # fmt: skip
     assert traj.num_frames == 2
+
+
+def test_simulate_and_fit_take_paths_and_shapes_and_refuse_malformed_arguments(
+    box: trimesh.Trimesh, tmp_path
+) -> None:
+    """What a notebook user has at hand is taken: a checkpoint path for the model, a mesh file
+    or an mpm shape for the rest mesh, one Sphere for the colliders (each gives the same
+    trajectory as the objects themselves, to 1e-9 m). Malformed arguments are refused naming
+    them: too few mass points (a ZeroDivisionError before), a text for a number (a bare
+    TypeError), a mesh 200 m across (millimetres as metres; it was emulated), and a fit with
+    zero iterations (a bare AssertionError)."""
+    model = _model()
+    checkpoint = tmp_path / "model.pt"
+    neurok.save(model, checkpoint)
+    mesh_file = tmp_path / "box.obj"
+    box.export(mesh_file)
+    shape = mpm.Box(size=(0.2, 0.15, 0.1), center=(0.0, 0.0, 0.5))
+    settings = {"duration": 2 / 30, "num_points": 48, "contact_points": 24, "progress": False}
+    sphere = mpm.colliders.Sphere(radius=0.03, center=(0.3, 0.0, 0.5), velocity=(-1.0, 0.0, 0.0))
+    reference = neurok.simulate(model, box, colliders=[sphere], **settings)
+    for given_model, given_mesh in ((str(checkpoint), box), (model, str(mesh_file)),
+                                    (model, shape)):  # fmt: skip
+        traj = neurok.simulate(given_model, given_mesh, colliders=sphere, **settings)
+        np.testing.assert_allclose(traj.tracks["object"].positions,
+                                   reference.tracks["object"].positions, atol=1e-9)  # fmt: skip
+    for change, message in (({"num_points": 0}, "num_points must be a whole number >= 16"),
+                            ({"fps": "30"}, "fps must be a number"),
+                            ({"ground": "0"}, "ground must be a number")):  # fmt: skip
+        with pytest.raises(neurok.SettingsError, match=message):
+            neurok.simulate(model, box, **{**settings, **change})
+    huge = box.copy()
+    huge.apply_scale(1000.0)
+    with pytest.raises(neurok.MeshError, match="units millimetres"):
+        neurok.simulate(model, huge, **settings)
+    with pytest.raises(neurok.SettingsError, match="iterations must be a whole number >= 1"):
+        neurok.fit(model, box, np.asarray(box.vertices), iterations=0)

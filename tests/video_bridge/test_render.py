@@ -178,8 +178,10 @@ def test_bad_inputs() -> None:
 
 def test_render_takes_a_saved_trajectory_and_refuses_malformed_arguments(tmp_path) -> None:
     """render() takes the path of a saved trajectory and a comma-separated pass list as the
-    command line does (the same images as from the object and a tuple); an image size that
-    is not a pair of whole pixels within 16..8192, an empty pass list, or something that is
+    command line does (the same images as from the object and a tuple), one Camera for all
+    frames and a single track name, and renders at the camera path's own size (a default of
+    512 x 512 stretched a 160 x 120 path's image); a size that contradicts the path, one
+    that is not a pair of whole pixels within 16..8192, an empty pass list, or something that is
     neither a trajectory nor a path is refused with RenderError saying what is wrong (they
     failed with a bare TypeError, IndexError or AttributeError, or in the imaging library)."""
     cube = trimesh.creation.box(extents=(0.2, 0.2, 0.2))
@@ -200,6 +202,11 @@ def test_render_takes_a_saved_trajectory_and_refuses_malformed_arguments(tmp_pat
         render(traj, "orbit", size=SIZE, passes="", progress=False)
     with pytest.raises(RenderError, match=r"takes an mpm\.Trajectory"):
         render(123, "orbit", size=SIZE, progress=False)
+    one_camera = render(traj, cam, passes="rgb", tracks="cube", progress=False)
+    assert one_camera.rgb.shape == (2, SIZE[1], SIZE[0], 3)  # the camera's size, one string
+    np.testing.assert_array_equal(one_camera.rgb, direct.rgb)
+    with pytest.raises(RenderError, match="made for 160x120 px"):
+        render(traj, CameraPath.static(cam, 2), size=(512, 512), progress=False)
 
 
 def test_rendered_jelly_drop_follows_centre_of_mass() -> None:
