@@ -322,6 +322,10 @@ def simulate(
     _check_settings(duration=duration, fps=fps, dt=dt, friction=friction,
                     contact_damping=contact_damping, contact_points=contact_points,
                     contact_omega=contact_omega, contact_seed=contact_seed)  # fmt: skip
+    if round(duration * fps) < 1:  # as mpm.Simulator.run refuses it
+        raise SettingsError(
+            f"simulate: duration={duration} s at fps={fps} gives no frame; lengthen it."
+        )
     if ground is not None and contact_omega * dt > 1.0 and contact_damping < 1.0:
         logger.warning(
             "neurok: the step %.3g s does not resolve the floor's spring (omega = %.0f rad/s, "

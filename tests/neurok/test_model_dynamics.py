@@ -1132,7 +1132,8 @@ def test_simulate_and_fit_take_paths_and_shapes_and_refuse_malformed_arguments(
                                    reference.tracks["object"].positions, atol=1e-9)  # fmt: skip
     for change, message in (({"num_points": 0}, "num_points must be a whole number >= 16"),
                             ({"fps": "30"}, "fps must be a number"),
-                            ({"ground": "0"}, "ground must be a number")):  # fmt: skip
+                            ({"ground": "0"}, "ground must be a number"),
+                            ({"duration": 0.001}, "gives no frame")):  # fmt: skip
         with pytest.raises(neurok.SettingsError, match=message):
             neurok.simulate(model, box, **{**settings, **change})
     huge = box.copy()
