@@ -47,7 +47,8 @@ def build_dataclass(cls: type[T], values: Mapping[str, Any], where: str) -> T:
         and f.default_factory is dataclasses.MISSING
     ]
     if missing:
-        raise ConfigError(f"{where} needs {', '.join(map(repr, missing))}; add it.")
+        them = "it" if len(missing) == 1 else "them"
+        raise ConfigError(f"{where} needs {', '.join(map(repr, missing))}; add {them}.")
     check_types(cls, values, where)
     return cls(**values)
 
