@@ -142,6 +142,19 @@ class _Batches:
         return torch.as_tensor(np.stack(rest)), torch.as_tensor(np.stack(deformed))
 
 
+def _schedule(
+    optimizer: torch.optim.Optimizer, cfg: TrainConfig
+) -> torch.optim.lr_scheduler.LRScheduler:
+    """One-cycle learning rate: a warm-up over 5 % of the steps (at least 2, which the
+    schedule needs: 20 steps gave it a 1-step warm-up and a division by zero), then the
+    anneal; a run of fewer than 4 steps keeps the rate constant."""
+    if cfg.steps < 4:
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+    return torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=max(0.05, 2.0 / cfg.steps)
+    )
+
+
 def train(
     data_dir: str | Path,
     model_cfg: NeuROKConfig | None = None,
@@ -162,9 +175,7 @@ def train(
     data = prepare_split(index, "train", cfg.surface_samples)
     model = NeuROK(model_cfg)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.05
-    )
+    schedule = _schedule(optimizer, cfg)
     batches = _Batches(data, cfg)
     history: list[tuple[int, float, float]] = []
     start = time.perf_counter()

@@ -78,3 +78,15 @@ def test_bad_training_settings_are_refused_before_any_work(tmp_path) -> None:
     with pytest.raises(SettingsError, match="cannot be larger than the latent"):
         train(tmp_path / "missing", NeuROKConfig(latent_dim=4), TrainConfig(subspace_dim=6),
               progress=False)  # fmt: skip
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3, 20])
+def test_a_short_training_runs_whatever_its_step_count(tiny_dataset: str, steps: int) -> None:
+    """`--steps 20` (a natural toy value) crashed in the learning-rate schedule with a
+    ZeroDivisionError (its 5 % warm-up was one step); short runs of 1, 2, 3 and 20 steps now
+    train and return a model with its active subspace."""
+    cfg = NeuROKConfig(latent_dim=6, width=16, num_tokens=4, heads=2, encoder_layers=1,
+                       decoder_layers=1, frequencies=3)  # fmt: skip
+    model, _ = train(tiny_dataset, cfg, TrainConfig(steps=steps, batch=2, points=32,
+                        subspace_dim=3, surface_samples=32), progress=False)  # fmt: skip
+    assert model.state_dim == 3
