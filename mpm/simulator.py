@@ -758,10 +758,15 @@ class Simulator:
             )
         if escaped >= 0:
             name, what = self._owner(escaped)
+            walls = (
+                "turn the walls on (boundary='separate'; it is 'none')"
+                if self.boundary == "none"
+                else f"keep the walls on (boundary={self.boundary!r})"
+            )
             raise SimulationError(
                 f"a {what} of object {name!r} left the simulation grid at frame {frame} "
-                f"(t={self._time:.4f} s). Enlarge the domain (domain_min/domain_max), keep "
-                f"walls on (boundary={self.boundary!r}), or reduce the object's speed.",
+                f"(t={self._time:.4f} s). Enlarge the domain (domain_min/domain_max), {walls}, "
+                "or reduce the object's speed.",
                 object_name=name,
                 frame=frame,
             )

@@ -78,7 +78,8 @@ def test_missing_mesh_file() -> None:
 
 
 def test_particle_leaving_the_grid_is_reported_with_object_and_frame() -> None:
-    """Without walls a fast object leaves the grid: SimulationError names object and frame."""
+    """Without walls a fast object leaves the grid: SimulationError names object and frame,
+    and suggests turning the walls on (it said "keep walls on (boundary='none')")."""
     sim = _sim(boundary="none", gravity=(0.0, 0.0, 0.0))
     sim.add_object(
         "bullet",
@@ -90,6 +91,7 @@ def test_particle_leaving_the_grid_is_reported_with_object_and_frame() -> None:
         sim.run(duration=0.3, fps=30, progress=False)
     assert info.value.object_name == "bullet"
     assert info.value.frame is not None and 1 <= info.value.frame <= 9
+    assert "turn the walls on (boundary='separate'" in str(info.value)  # the fix, not the cause
 
 
 def test_domain_not_multiple_of_dx() -> None:
