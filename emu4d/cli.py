@@ -153,6 +153,7 @@ def _cmd_neurok_simulate(args: argparse.Namespace) -> int:
 
 def _cmd_neurok_scene(args: argparse.Namespace) -> int:
     from emu4d.emulation import emulate_scene
+    from emu4d.pipeline import export_formats, render_trajectory
     from emu4d.scene import load_scene
     from mpm.fileio import atomic_directory, check_output_directory
     from neurok.checkpoint import load
@@ -161,16 +162,25 @@ def _cmd_neurok_scene(args: argparse.Namespace) -> int:
     options = _render_options(args) if args.render else None
     check_output_directory(args.out, ("trajectory.npz",))
     traj = emulate_scene(scene, load(args.checkpoint), progress=not args.quiet)
+    emulated = traj.metadata["neurok"]
+    metrics = {
+        "emulated": True,
+        "frames": traj.num_frames,
+        "duration_s": float(traj.times[-1]),
+        "wall_time_s": emulated["wall_time_s"],
+        "step_s": emulated.get("step_s"),
+        "state_dim": emulated.get("state_dim"),
+        "export_formats": list(scene.export.formats),
+    }
     with atomic_directory(args.out) as tmp:
         traj.save(tmp / "trajectory.npz")
+        export_formats(traj, tmp, scene.export.formats, progress=not args.quiet)
         if options is not None:
-            from emu4d.pipeline import render_trajectory
-
             render_trajectory(traj, tmp / "render", options, progress=not args.quiet)
-    wall = traj.metadata["neurok"]["wall_time_s"]
-    rendered = " and render/" if options is not None else ""
-    print(f"wrote {args.out}/trajectory.npz{rendered} ({traj.num_frames} frames emulated in "
-          f"{wall:.2f} s)")
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    rendered = ", render/" if options is not None else ""
+    print(f"wrote {args.out}: trajectory.npz, metrics.json, the [export] formats{rendered} "
+          f"({traj.num_frames} frames emulated in {emulated['wall_time_s']:.2f} s)")
     return 0
 
 

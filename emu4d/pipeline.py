@@ -109,6 +109,25 @@ def _metrics(scene: Scene, traj: mpm.Trajectory, wall_time: float) -> dict[str, 
     }
 
 
+def export_formats(
+    traj: mpm.Trajectory, out_dir: Path, formats: tuple[str, ...], progress: bool = True
+) -> None:
+    """Write a scene's ``[export]`` formats into ``out_dir`` (npz is trajectory.npz itself):
+    ply/obj/gaussians as folders, trajectory.glb, trajectory.usdc; OBJ only for mesh tracks."""
+    for fmt in formats:
+        if fmt == "npz":
+            continue
+        target = out_dir / ("trajectory.glb" if fmt == "glb" else "trajectory.usdc")
+        if fmt in ("ply", "obj", "gaussians"):
+            target = out_dir / fmt
+        tracks = None
+        if fmt == "obj":  # OBJ holds meshes only: export the surface tracks
+            tracks = [n for n, t in traj.tracks.items() if t.kind == "mesh"] or None
+        if fmt == "obj" and tracks is None:
+            continue
+        traj.export(fmt, target, tracks=tracks, progress=progress)
+
+
 def simulate_scene(
     scene: Scene,
     out_dir: str | Path | None = None,
@@ -132,18 +151,7 @@ def simulate_scene(
     files: list[Path] = []
     with atomic_directory(out_dir) as tmp:
         traj.save(tmp / "trajectory.npz")
-        for fmt in scene.export.formats:
-            if fmt == "npz":
-                continue
-            target = tmp / ("trajectory.glb" if fmt == "glb" else "trajectory.usdc")
-            if fmt in ("ply", "obj", "gaussians"):
-                target = tmp / fmt
-            tracks = None
-            if fmt == "obj":  # OBJ holds meshes only: export the surface tracks
-                tracks = [n for n, t in traj.tracks.items() if t.kind == "mesh"] or None
-            if fmt == "obj" and tracks is None:
-                continue
-            traj.export(fmt, target, tracks=tracks, progress=progress)
+        export_formats(traj, tmp, scene.export.formats, progress)
         if render is not None:
             render_trajectory(traj, tmp / "render", render, progress=progress)
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")

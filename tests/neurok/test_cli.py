@@ -120,7 +120,8 @@ def test_neurok_scene_emulates_the_plasticine_strike_scene(tmp_path) -> None:
     2 cm of its start height), and the trajectory records the sphere for renders, which
     draw the block's surface, not its sample points. Its tracks are named after the scene's
     object ("clay", "clay_surface"), as `emu4d sim` names them, and its material is recorded
-    (renders colour plasticine as in MPM)."""
+    (renders colour plasticine as in MPM); like `emu4d sim` it writes metrics.json and the
+    scene's [export] formats (an obj/ folder here; both were silently left out)."""
     import numpy as np
 
     import mpm
@@ -136,6 +137,9 @@ def test_neurok_scene_emulates_the_plasticine_strike_scene(tmp_path) -> None:
     assert abs(moved[1]) < 5e-3 and abs(moved[2]) < 0.02, moved
     assert [c["type"] for c in traj.metadata["colliders"]] == ["Sphere"]
     assert default_tracks(traj) == ["clay_surface"]
+    metrics = json.loads((out / "metrics.json").read_text())  # as `emu4d sim` writes it
+    assert metrics["emulated"] and metrics["frames"] == traj.num_frames
+    assert sorted(p.name for p in (out / "obj").iterdir()) == ["clay_surface"]  # [export] obj
     assert traj.metadata["objects"][0]["material"]["type"] == "VonMises"
 
 
