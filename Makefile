@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
-# a person punches a jelly cube: motion, contact-driven MPM, metrics, meshes and video (~3 min)
+# a person punches a jelly cube: motion, contact-driven MPM, metrics, meshes and video (about 2.5 min)
 demo: $(STAMP) sysdeps
 	$(BIN)/emu4d hoi assets/scenes/punch_jelly.toml -o out/demo
 

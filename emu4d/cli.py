@@ -147,7 +147,7 @@ def _cmd_neurok_simulate(args: argparse.Namespace) -> int:
     with atomic_directory(args.out) as tmp:
         traj.save(tmp / "trajectory.npz")
     wall = traj.metadata["neurok"]["wall_time_s"]
-    print(f"wrote {args.out}/trajectory.npz ({traj.num_frames} frames, {wall:.2f} s)")
+    print(f"wrote {args.out}/trajectory.npz ({traj.num_frames} frames emulated in {wall:.2f} s)")
     return 0
 
 
@@ -230,8 +230,11 @@ def _add_neurok_commands(sub: Any) -> None:
     data.add_argument("-o", "--out", required=True, help="dataset directory")
     data.add_argument("--n", type=int, default=96, help="number of sequences (default 96)")
     data.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    data.add_argument("--duration", type=float, default=1.0, help="seconds per sequence")
-    data.add_argument("--heldout", type=float, default=0.2, help="held-out shape fraction")
+    data.add_argument("--duration", type=float, default=1.0,
+                      help="seconds per sequence (default 1)")  # fmt: skip
+    data.add_argument("--heldout", type=float, default=0.2,
+                      help="fraction of the shapes held out, all of a shape's sequences "
+                           "together (default 0.2)")  # fmt: skip
     data.add_argument("--cells-per-size", type=float, default=16.0,
                       help="MPM cells along the object's largest side (default 16)")  # fmt: skip
     data.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -288,10 +291,11 @@ def _add_render_arguments(parser: argparse.ArgumentParser) -> None:
         "--camera", default="orbit", choices=["orbit", "static", "dolly", "follow"],
         help="camera path, framed automatically around the scene (default orbit)",
     )  # fmt: skip
-    parser.add_argument("--size", type=_size, default=(512, 512), help="WIDTHxHEIGHT [px]")
+    parser.add_argument("--size", type=_size, default=(512, 512),
+                        help="WIDTHxHEIGHT [px], 16..8192 (default 512x512)")  # fmt: skip
     parser.add_argument(
         "--passes", default="rgb,depth,mask,flow",
-        help="comma-separated subset of rgb,depth,mask,normals,flow",
+        help="comma-separated subset of rgb,depth,mask,normals,flow (default rgb,depth,mask,flow)",
     )  # fmt: skip
     parser.add_argument("--png", action="store_true", help="also write PNG sequences")
     parser.add_argument("--no-shadows", action="store_true", help="faster, flat lighting")

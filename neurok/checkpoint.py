@@ -15,7 +15,10 @@ from neurok.model import NeuROK, NeuROKConfig
 
 FORMAT_VERSION = 1
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "assets" / "checkpoints" / "neurok.pt"
-REPRODUCE = "emu4d neurok train --data out/neurok_data -o assets/checkpoints/neurok.pt"
+REPRODUCE = (
+    "emu4d neurok train --data out/neurok_data -o assets/checkpoints/neurok.pt --steps 7000 "
+    "--time-limit 0"
+)
 
 
 def save(model: NeuROK, path: str | Path, info: dict[str, Any] | None = None) -> Path:

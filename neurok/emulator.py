@@ -77,7 +77,7 @@ COARSEST_STEP = 1.0 / 60.0
 COARSE_STEP = 1.0 / 120.0
 FINE_STEP = 1.0 / 240.0
 FINEST_STEP = 1.0 / 3840.0
-PREPARING = "neurok: preparing the compiled integrator (first run: about 30 s)"
+PREPARING = "neurok: loading the compiled integrator (a first compile takes about 30 s)"
 
 
 def contact_law(material: MaterialParams, diagonal: float) -> tuple[float, float]:
@@ -365,6 +365,12 @@ def simulate(
     steps_per_frame = max(1, int(np.ceil(1.0 / (fps * dt) - 1e-9)))
     h = 1.0 / (fps * steps_per_frame)
     bound.restrict_to_modes(params, omega_max=1.5 / h, surrogate=not exact)
+    if bound.state_dim == 0:
+        logger.warning(
+            "neurok: no latent mode of this model and shape vibrates slower than the step "
+            "resolves (%.0f rad/s at %.3g s): the body moves rigidly. A model whose latents "
+            "barely deform the shape (too little training) does this too.", 1.5 / h, h,
+        )  # fmt: skip
     n = 6 + bound.state_dim
     body = body_of(bound, params)
     contact = None if ground is None else Contact(
