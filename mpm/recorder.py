@@ -41,6 +41,10 @@ class FrameRecorder:
         m, x, v, C = state.mass, state.x, state.v, state.C
         self._add("kinetic_energy", diagnostics.kinetic_energy(m, v))
         self._add("gravity_potential_energy", diagnostics.gravity_potential(m, x, sim.gravity))
+        self._add(
+            "elastic_energy",
+            diagnostics.elastic_energy(state.F, state.Jp, state.volume, sim._groups),
+        )
         self._add("linear_momentum", diagnostics.linear_momentum(m, v))
         self._add("angular_momentum", diagnostics.angular_momentum(m, x, v, C, sim.dx))
         self._add("substeps", substeps)

@@ -10,8 +10,9 @@ Diagnostics keys understood (as recorded by ``mpm.Simulator.run``):
 =============================  =========  =============================================
 key                            shape      panel
 =============================  =========  =============================================
-``kinetic_energy``             (T,)  [J]  energy (with their sum when both are present)
+``kinetic_energy``             (T,)  [J]  energy (with their sum when two are present)
 ``gravity_potential_energy``   (T,)  [J]  energy
+``elastic_energy``             (T,)  [J]  energy
 ``linear_momentum``            (T, 3)     linear momentum: norm and components
 ``angular_momentum``           (T, 3)     angular momentum: norm and components
 ``substeps``, ``dt``           (T,)       time stepping: substeps per frame, dt [s]
@@ -43,7 +44,7 @@ __all__ = ["DiagnosticsFigure", "diagnostics_figure", "plot_diagnostics"]
 
 logger = logging.getLogger("emu4d.video_bridge")
 
-_ENERGY = ("kinetic_energy", "gravity_potential_energy")
+_ENERGY = ("kinetic_energy", "gravity_potential_energy", "elastic_energy")
 _STEPPING = ("substeps", "dt")
 _COM_PREFIX = "center_of_mass:"
 _VECTOR_PANELS = {
@@ -147,12 +148,14 @@ def diagnostics_figure(
     for ax, (kind, content) in zip(axes, panels, strict=True):
         ax.grid(True, alpha=0.3)
         if kind == "energy":
-            labels = {"kinetic_energy": "kinetic", "gravity_potential_energy": "gravity potential"}
+            labels = {"kinetic_energy": "kinetic", "gravity_potential_energy": "gravity potential",
+                      "elastic_energy": "elastic"}  # fmt: skip
             for key in content:
                 ax.plot(t, diag[key], lw=1.2, label=labels[key])
-            if len(content) == 2:
-                total = diag["kinetic_energy"] + diag["gravity_potential_energy"]
-                ax.plot(t, total, color="k", lw=1.8, label="sum (no elastic energy)")
+            if len(content) >= 2:
+                total = sum(diag[key] for key in content)
+                missing = "" if "elastic_energy" in content else " (no elastic energy)"
+                ax.plot(t, total, color="k", lw=1.8, label=f"sum{missing}")
             ax.set_ylabel("energy [J]")
             ax.legend(loc="best", fontsize="small")
         elif kind in _VECTOR_PANELS:
