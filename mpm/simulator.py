@@ -554,6 +554,11 @@ class Simulator:
         num_frames = round(duration * fps)
         if num_frames < 1:
             raise ConfigError(f"duration={duration} s at fps={fps} gives no frame; lengthen it.")
+        if abs(duration * fps - num_frames) > 1e-6:
+            logger.warning(
+                "duration %.6g s at %.6g fps is %.4g frames: simulating %d frames (%.6g s).",
+                duration, fps, duration * fps, num_frames, num_frames / fps,
+            )  # fmt: skip
         self.initialize()
         kernels = self._kernels
         assert kernels is not None

@@ -388,3 +388,16 @@ def test_kinetic_and_elastic_energy_add_up(material: mpm.materials.Material) -> 
     first = int(stored[0])
     ratio = (kinetic[first] + elastic[first]) / kinetic[0]
     assert 0.92 < ratio < 1.03, ratio
+
+
+def test_a_duration_that_is_not_whole_frames_is_reported(caplog: pytest.LogCaptureFixture) -> None:
+    """run(duration=0.12, fps=30) simulates 4 frames, 0.1333 s (it rounds to whole frames)
+    and now says so in a warning; 0.1 s at 30 fps, exactly 3 frames, does not warn."""
+    sim = mpm.Simulator(domain_min=(-0.3, -0.3, 0.0), domain_max=(0.3, 0.3, 0.48), dx=0.04)
+    sim.add_object("box", mpm.Box(size=(0.12,) * 3, center=(0.0, 0.0, 0.2)),
+                   mpm.materials.preset("jelly"))  # fmt: skip
+    with caplog.at_level("WARNING", logger="emu4d.mpm"):
+        sim.run(duration=0.1, fps=30, progress=False)
+        assert "frames" not in caplog.text
+        traj = sim.run(duration=0.12, fps=30, progress=False)
+    assert traj.num_frames == 5 and "simulating 4 frames (0.133333 s)" in caplog.text
