@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from mpm.config import as_vec3
 from mpm.errors import ConfigError
 from mpm.shapes import Shape
@@ -26,6 +28,8 @@ class Force:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "force", as_vec3("Force.force", self.force))
+        object.__setattr__(self, "start", _time("Force.start", self.start))
+        object.__setattr__(self, "end", _time("Force.end", self.end))
         if not (math.isfinite(self.start) and math.isfinite(self.end) and self.end > self.start):
             raise ConfigError(
                 f"Force on {self.object_name!r}: need start < end [s], got "
@@ -44,5 +48,13 @@ class Impulse:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "impulse", as_vec3("Impulse.impulse", self.impulse))
+        object.__setattr__(self, "time", _time("Impulse.time", self.time))
         if not math.isfinite(self.time) or self.time < 0:
             raise ConfigError(f"Impulse on {self.object_name!r}: time must be >= 0 [s].")
+
+
+def _time(name: str, value: object) -> float:
+    """``value`` [s] as a float, or ConfigError naming ``name`` (a text, None)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ConfigError(f"{name} must be a time in seconds (a number), got {value!r}.")
+    return float(value)

@@ -316,14 +316,14 @@ class Simulator:
     ) -> None:
         """Apply a total force [N] to an object (or the part inside ``region``) in [start, end)."""
         self._require_object(object_name)
-        self.forces.append(Force(object_name, tuple(force), float(start), float(end), region))
+        self.forces.append(Force(object_name, force, start, end, region))  # Force checks them
 
     def add_impulse(
         self, object_name: str, impulse: Sequence[float], time: float, region: Shape | None = None
     ) -> None:
         """Apply an impulse [N s] at ``time`` [s] to an object (or the part inside ``region``)."""
         self._require_object(object_name)
-        self.impulses.append(Impulse(object_name, tuple(impulse), float(time), region))
+        self.impulses.append(Impulse(object_name, impulse, time, region))  # Impulse checks them
 
     def _require_object(self, name: str) -> None:
         if name not in self.objects:

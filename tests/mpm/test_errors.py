@@ -110,3 +110,16 @@ def test_wall_friction_must_be_a_coefficient(value: object) -> None:
     it is refused with a ConfigError naming it."""
     with pytest.raises(ConfigError, match="wall_friction must be a Coulomb coefficient"):
         mpm.Simulator(domain_min=(0, 0, 0), domain_max=(1, 1, 1), dx=0.1, wall_friction=value)
+
+
+def test_a_force_or_impulse_of_the_wrong_kind_names_its_argument() -> None:
+    """add_force with a number for the force vector or a text for a time raised a bare
+    TypeError ('float' object is not iterable); each is now a ConfigError naming it."""
+    sim = _sim()
+    sim.add_object("c", mpm.Sphere(radius=0.04, center=(0, 0, 0.2)), mpm.materials.preset("jelly"))
+    with pytest.raises(ConfigError, match=r"Force\.force must be 3 numbers"):
+        sim.add_force("c", 5.0, 0.0, 0.1)
+    with pytest.raises(ConfigError, match=r"Force\.end must be a time in seconds"):
+        sim.add_force("c", (1.0, 0.0, 0.0), 0.0, "0.1")
+    with pytest.raises(ConfigError, match=r"Impulse\.time must be a time in seconds"):
+        sim.add_impulse("c", (1.0, 0.0, 0.0), None)
