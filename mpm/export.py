@@ -274,7 +274,7 @@ def _write_sequence(
                 write_frame(staging / file_name, name, track, k)
                 written.append(out_dir / name / file_name)
                 bar.update()
-    log.info("wrote %d %s files to %s", len(written), ext, out_dir)
+    log.debug("wrote %d %s files to %s", len(written), ext, out_dir)
     return written
 
 
@@ -576,7 +576,7 @@ def export_glb(
     path = Path(path)
     with atomic_path(path) as tmp:
         tmp.write_bytes(_glb_bytes(doc, binary))
-    log.info("wrote %s (%d tracks, %d frames)", path, len(chosen), len(frame_ids))
+    log.debug("wrote %s (%d tracks, %d frames)", path, len(chosen), len(frame_ids))
     return [path]
 
 
@@ -715,7 +715,7 @@ def export_usd(
     _import_pxr()  # fail before creating anything when usd-core is missing
     with atomic_path(path) as tmp:
         _write_usd(tmp, traj, chosen, progress)
-    log.info("wrote %s (%d tracks, %d frames)", path, len(chosen), traj.num_frames)
+    log.debug("wrote %s (%d tracks, %d frames)", path, len(chosen), traj.num_frames)
     return [path]
 
 

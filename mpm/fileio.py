@@ -20,6 +20,7 @@ Durability across power loss (``fsync``) is not attempted; atomic visibility is.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import secrets
 import shutil
@@ -35,6 +36,8 @@ __all__ = [
 ]
 
 _MAX_NAME_ATTEMPTS = 100
+
+logger = logging.getLogger("emu4d.mpm")
 
 
 def _unused_sibling(path: Path, tag: str, suffix: str = "", hidden: bool = False) -> Path:
@@ -125,6 +128,10 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
         _remove(tmp)
         raise
     _replace_directory(tmp, path)
+    # the writers inside log their temporary paths at debug level; this is where it landed
+    # (an output staged inside another one's temporary directory lands with that one)
+    staged = any(".tmp-" in part for part in path.parts[:-1])
+    logger.log(logging.DEBUG if staged else logging.INFO, "wrote %s", path)
 
 
 def check_output_directory(path: str | Path, names: Collection[str]) -> None:

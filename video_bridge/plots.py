@@ -213,5 +213,5 @@ def plot_diagnostics(
     with atomic_path(path) as tmp:
         FigureCanvasAgg(fig)  # attach an Agg canvas: no pyplot, no display needed
         fig.savefig(tmp, format="png", dpi=dpi)
-    logger.info("wrote diagnostics plot to %s", path)
+    logger.debug("wrote diagnostics plot to %s", path)
     return path

@@ -247,7 +247,7 @@ def write_mp4(
                 f"ffmpeg failed (exit code {returncode}) writing {path} after {count} frames:\n"
                 f"{_stderr_tail(errors)}"
             )
-    logger.info("wrote %d frames %dx%d at %s fps to %s", count, out_w, out_h, rate, path)
+    logger.debug("wrote %d frames %dx%d at %s fps to %s", count, out_w, out_h, rate, path)
     return path
 
 
@@ -423,7 +423,7 @@ def write_png_sequence(
             name = f"{prefix}_{i:05d}.png"
             _png_image(frame).save(tmp / name, format="PNG", compress_level=compress_level)
             names.append(name)
-    logger.info("wrote %d PNG frames to %s", len(names), out_dir)
+    logger.debug("wrote %d PNG frames to %s", len(names), out_dir)
     return [out_dir / name for name in names]
 
 

@@ -520,3 +520,18 @@ def test_a_missing_mesh_names_every_place_looked_at_once(tmp_path: Path) -> None
     assert str(tmp_path / "meshes" / "nope.obj") in message, message
     looked = message.split("looked for ")[1].split(")")[0].split(" and ")
     assert len(looked) == len(set(looked)), looked
+
+
+def test_the_log_names_where_outputs_landed_not_their_temporary_folders(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Outputs are staged in OUT.tmp-xxxxxxxx and moved into place at the end, so paths inside
+    the staging folder do not exist after the run: `-v` logged them (the exports' folders,
+    the videos). At INFO level the log now names OUT only."""
+    path = _write(tmp_path / "scene.toml", SMALL_SCENE)
+    out = tmp_path / "out"
+    with caplog.at_level("INFO"):
+        simulate_scene(load_scene(path), out, progress=False)
+    infos = [r.getMessage() for r in caplog.records if r.levelname == "INFO"]
+    assert any(str(out) in m for m in infos), infos
+    assert not any(".tmp-" in m for m in infos), infos
