@@ -29,6 +29,7 @@ import json
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from os import PathLike
 from pathlib import Path
 from typing import Any, Literal
 
@@ -473,6 +474,11 @@ class Trajectory:
             TrajectoryError: the file is not an emu4d trajectory, has another format version,
                 or lacks an entry.
         """
+        if not isinstance(path, (str, PathLike)):
+            raise TrajectoryError(
+                f"Trajectory.load takes the path of a .npz, got a {type(path).__name__}"
+                + (" (already loaded)" if isinstance(path, Trajectory) else "")
+            )
         path = Path(path)
         if not path.exists():
             raise TrajectoryNotFoundError(f"trajectory file {path} does not exist")

@@ -20,6 +20,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from fractions import Fraction
+from os import PathLike
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +171,11 @@ def write_mp4(
             a bad fps / quality / suffix.
         VideoCodecError: ffmpeg failed (its message is included).
     """
+    if isinstance(frames, (str, PathLike)) or not isinstance(path, (str, PathLike)):
+        raise VideoError(
+            f"write_mp4(frames, path): path must be a file name, got {type(path).__name__}; "
+            "are the two arguments swapped?"
+        )
     path = Path(path)
     if path.suffix.lower() not in MP4_SUFFIXES:
         raise VideoError(

@@ -150,6 +150,8 @@ def test_load_missing_file_is_file_not_found(tmp_path: Path) -> None:
     with pytest.raises(TrajectoryNotFoundError, match="does not exist") as info:
         Trajectory.load(tmp_path / "nope.npz")
     assert isinstance(info.value, FileNotFoundError) and isinstance(info.value, TrajectoryError)
+    with pytest.raises(TrajectoryError, match="already loaded"):  # was a bare TypeError
+        Trajectory.load(make_trajectory())
 
 
 def test_load_random_npz_is_rejected(tmp_path: Path) -> None:

@@ -108,6 +108,8 @@ def test_bad_settings_raise(tmp_path: Path) -> None:
         write_mp4(clip, tmp_path / "a.mp4", quality=11)
     with pytest.raises(VideoError, match=r"\.mp4"):
         write_mp4(clip, tmp_path / "a.gif")
+    with pytest.raises(VideoError, match="swapped"):  # was a bare TypeError
+        write_mp4(tmp_path / "a.mp4", clip)
     with pytest.raises(VideoCodecError, match="ffmpeg failed") as info:
         write_mp4(clip, tmp_path / "a.mp4", preset="no-such-preset")
     assert isinstance(info.value, MPMError) and isinstance(info.value, RuntimeError)
