@@ -80,8 +80,9 @@ def _type_hints(fn: Any) -> dict[str, Any]:
         return {}
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)  # NumPy's too
+def is_number(value: Any) -> bool:
+    """True for a real number (Python's or NumPy's), False for a bool, a text or None."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _expected(value: Any, hint: Any) -> str | None:
@@ -102,7 +103,7 @@ def _expected(value: Any, hint: Any) -> str | None:
         whole = isinstance(value, numbers.Integral) and not isinstance(value, bool)
         return None if whole else "a whole number"
     if hint is float:
-        return None if _is_number(value) else "a number"
+        return None if is_number(value) else "a number"
     if hint is str:
         return None if isinstance(value, str) else "a text in quotes"
     if hint is Path:

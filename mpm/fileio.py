@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import secrets
 import shutil
 from collections.abc import Collection, Iterator
@@ -38,6 +39,7 @@ __all__ = [
 _MAX_NAME_ATTEMPTS = 100
 
 logger = logging.getLogger("emu4d.mpm")
+_STAGING_NAME = re.compile(r"\.tmp-[0-9a-f]{8}$")  # the temporary directories made below
 
 
 def _unused_sibling(path: Path, tag: str, suffix: str = "", hidden: bool = False) -> Path:
@@ -130,7 +132,7 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
     _replace_directory(tmp, path)
     # the writers inside log their temporary paths at debug level; this is where it landed
     # (an output staged inside another one's temporary directory lands with that one)
-    staged = any(".tmp-" in part for part in path.parts[:-1])
+    staged = any(_STAGING_NAME.search(part) for part in path.parts[:-1])
     logger.log(logging.DEBUG if staged else logging.INFO, "wrote %s", path)
 
 

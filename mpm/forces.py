@@ -5,9 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
-from mpm.config import as_vec3
+from mpm.config import as_vec3, is_number
 from mpm.errors import ConfigError
 from mpm.shapes import Shape
 
@@ -55,6 +53,6 @@ class Impulse:
 
 def _time(name: str, value: object) -> float:
     """``value`` [s] as a float, or ConfigError naming ``name`` (a text, None)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+    if not is_number(value):
         raise ConfigError(f"{name} must be a time in seconds (a number), got {value!r}.")
     return float(value)

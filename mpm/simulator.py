@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import math
-import numbers
 import platform
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,7 +35,7 @@ from kernels import (
 )
 from kernels.interface import TRANSFERS
 from mpm.colliders import MODES, Collider, HalfSpace, MeshCollider
-from mpm.config import as_vec3, closest_key_hint, require_positive
+from mpm.config import as_vec3, closest_key_hint, is_number, require_positive
 from mpm.errors import (
     BackendError,
     ConfigError,
@@ -86,10 +85,6 @@ class SimObject:
 def _skew(w: np.ndarray) -> np.ndarray:
     """[w]_x such that [w]_x r = w × r."""
     return np.array([[0.0, -w[2], w[1]], [w[2], 0.0, -w[0]], [-w[1], w[0], 0.0]])
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _describe(obj: Any) -> dict[str, Any]:
@@ -197,7 +192,7 @@ class Simulator:
                 f"{closest_key_hint(boundary, BOUNDARIES)}"
             )
         self.boundary = boundary
-        if not (_is_real(wall_friction) and 0.0 <= wall_friction < math.inf):
+        if not (is_number(wall_friction) and 0.0 <= wall_friction < math.inf):
             raise ConfigError(
                 f"wall_friction must be a Coulomb coefficient >= 0, got {wall_friction!r}."
             )

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import numbers
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -30,6 +29,7 @@ from numba import njit
 from tqdm.auto import tqdm
 
 import mpm
+from mpm.config import is_number
 from neurok import compiled
 from neurok.arguments import as_mesh, as_model, check_size
 from neurok.binding import BoundShape, body_of, even_surface_samples
@@ -433,7 +433,7 @@ def simulate(
 
 def _number(name: str, value: Any) -> float:
     """``value`` as a float, or SettingsError naming ``name`` (a text "30" is not taken)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if not is_number(value):
         raise SettingsError(f"simulate: {name} must be a number, got {value!r}.")
     return float(value)
 

@@ -21,7 +21,7 @@ import numpy as np
 import trimesh
 
 import mpm
-from mpm.config import require_positive
+from mpm.config import is_number, require_positive
 from phygenhoi.actions import ActionMotion, check_action, make_action
 from phygenhoi.attraction import AttractionResult, attract
 from phygenhoi.body import BodyModel
@@ -167,7 +167,7 @@ class HOIScene:
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise SceneError(f"seed must be a whole number >= 0, got {seed!r}.")
         self.seed = int(seed)
-        if not (isinstance(settle_time, (int, float)) and 0 <= settle_time < float("inf")):
+        if not (is_number(settle_time) and 0 <= settle_time < float("inf")):
             raise ActionError(f"settle_time must be a finite time >= 0 [s], got {settle_time!r}.")
         self.settle_time = float(settle_time)
         surface = shape.surface_mesh()
